@@ -1,0 +1,207 @@
+//! The tokio driver: connects to NATS, subscribes the server's subjects,
+//! feeds every message and timer to the protocol core ([`State`]), commits
+//! the journal once per batch, and only then performs the core's output.
+
+use crate::log;
+use crate::monitor::{self, http::Request, json::ServerFacts};
+use crate::state::{Out, ProbeKind, State};
+use crate::store::Journal;
+use async_nats::{Client, Message, Subscriber};
+use bytes::Bytes;
+use futures::stream::{SelectAll, StreamExt};
+use futures::FutureExt;
+use std::pin::Pin;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+
+/// Which server subject a message arrived on.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Connect,
+    Ping,
+    Publish,
+    Subscribe,
+    Unsubscribe,
+    SubClose,
+    Close,
+    Ack,
+}
+
+type Tagged = Pin<Box<dyn futures::Stream<Item = (Kind, Message)> + Send>>;
+
+/// Events that do not come from NATS.
+enum Internal {
+    Probe(ProbeKind, bool),
+}
+
+/// Messages handled before the journal is committed and output flushed.
+const MAX_BATCH: usize = 512;
+
+/// Everything the driver needs besides the state.
+pub struct Driver {
+    pub client: Client,
+    pub journal: Box<dyn Journal>,
+    pub facts: ServerFacts,
+    pub monitor_rx: Option<mpsc::Receiver<Request>>,
+}
+
+/// Connect to NATS, retrying for a bounded time.
+pub async fn connect_nats(url: &str, name: &str, user: Option<&str>, pass: Option<&str>) -> Result<Client, String> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let mut o = async_nats::ConnectOptions::new()
+            .name(name)
+            .subscription_capacity(1 << 16)
+            .client_capacity(1 << 14)
+            .max_reconnects(None)
+            .connection_timeout(Duration::from_secs(3))
+            .event_callback(|ev| async move {
+                log::info(format_args!("NATS connection event: {ev}"));
+            });
+        if let (Some(u), Some(p)) = (user, pass) {
+            o = o.user_and_password(u.to_string(), p.to_string());
+        }
+        match o.connect(url).await {
+            Ok(c) => return Ok(c),
+            Err(e) if Instant::now() < deadline => {
+                log::debug(format_args!("Connecting to NATS at {url} failed: {e}; retrying"));
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => return Err(format!("cannot connect to NATS at {url}: {e}")),
+        }
+    }
+}
+
+fn tag(sub: Subscriber, kind: Kind) -> Tagged {
+    Box::pin(sub.map(move |m| (kind, m)))
+}
+
+impl Driver {
+    /// Run until `shutdown` resolves (or NATS subscriptions end).
+    pub async fn run(mut self, mut st: State, shutdown: impl std::future::Future<Output = ()>) -> Result<(), String> {
+        let s = st.subjects.clone();
+        let c = &self.client;
+        let sub = |subject: String| async move { c.subscribe(subject).await.map_err(|e| e.to_string()) };
+        let mut merged: SelectAll<Tagged> = SelectAll::new();
+        merged.push(tag(sub(s.discover.clone()).await?, Kind::Connect));
+        merged.push(tag(sub(s.pings.clone()).await?, Kind::Ping));
+        merged.push(tag(sub(format!("{}.>", s.pub_prefix)).await?, Kind::Publish));
+        merged.push(tag(sub(s.sub.clone()).await?, Kind::Subscribe));
+        merged.push(tag(sub(s.unsub.clone()).await?, Kind::Unsubscribe));
+        merged.push(tag(sub(s.sub_close.clone()).await?, Kind::SubClose));
+        merged.push(tag(sub(s.close.clone()).await?, Kind::Close));
+        merged.push(tag(sub(format!("{}.>", s.ack_prefix)).await?, Kind::Ack));
+        self.client.flush().await.map_err(|e| e.to_string())?;
+        log::info(format_args!("Streaming Server is ready"));
+
+        let epoch = Instant::now();
+        let now_ms = move || epoch.elapsed().as_millis() as u64;
+        let (itx, mut irx) = mpsc::unbounded_channel::<Internal>();
+        let mut monitor_rx = self.monitor_rx.take();
+        tokio::pin!(shutdown);
+        let mut since_compact_check = 0usize;
+        loop {
+            let sleep_for = st
+                .next_deadline()
+                .map(|d| Duration::from_millis(d.saturating_sub(now_ms())))
+                .unwrap_or(Duration::from_secs(3600));
+            tokio::select! {
+                m = merged.next() => {
+                    let Some((kind, m)) = m else { return Err("NATS subscriptions ended".into()) };
+                    dispatch(&mut st, kind, &m, now_ms());
+                    // Batch whatever else is ready, then commit once.
+                    for _ in 1..MAX_BATCH {
+                        match merged.next().now_or_never() {
+                            Some(Some((kind, m))) => dispatch(&mut st, kind, &m, now_ms()),
+                            _ => break,
+                        }
+                    }
+                }
+                Some(ev) = irx.recv() => match ev {
+                    Internal::Probe(kind, ok) => st.handle_probe_result(kind, ok, now_ms()),
+                },
+                Some((q, reply)) = async { match monitor_rx.as_mut() { Some(r) => r.recv().await, None => None } } => {
+                    let _ = reply.send(monitor::json::respond(&st, &self.facts, &q));
+                }
+                _ = tokio::time::sleep(sleep_for) => st.handle_timeout(now_ms()),
+                _ = &mut shutdown => break,
+            }
+            if st.has_output() {
+                self.flush(&mut st, &itx).await?;
+            }
+            since_compact_check += 1;
+            if since_compact_check >= 1024 {
+                since_compact_check = 0;
+                self.maybe_compact(&st)?;
+            }
+        }
+        self.flush(&mut st, &itx).await?;
+        let _ = self.client.flush().await;
+        log::info(format_args!("Streaming Server is shutting down"));
+        Ok(())
+    }
+
+    /// Commit the journal, then perform the NATS output (PubAcks only after the commit).
+    async fn flush(&mut self, st: &mut State, itx: &mpsc::UnboundedSender<Internal>) -> Result<(), String> {
+        let records = st.take_records();
+        if !records.is_empty() {
+            for r in &records {
+                self.journal.append(r).map_err(|e| format!("store write failed: {e}"))?;
+            }
+            self.journal.commit().map_err(|e| format!("store commit failed: {e}"))?;
+        }
+        for o in st.take_out() {
+            match o {
+                Out::Publish { subject, reply, payload } => {
+                    let r = match reply {
+                        Some(r) => self.client.publish_with_reply(subject, r, payload).await,
+                        None => self.client.publish(subject, payload).await,
+                    };
+                    if let Err(e) = r {
+                        log::debug(format_args!("NATS publish failed: {e}"));
+                    }
+                }
+                Out::Probe { kind, subject, timeout_ms } => {
+                    let (c, tx) = (self.client.clone(), itx.clone());
+                    tokio::spawn(async move {
+                        let req = c.request(subject, Bytes::new());
+                        let ok =
+                            matches!(tokio::time::timeout(Duration::from_millis(timeout_ms), req).await, Ok(Ok(_)));
+                        let _ = tx.send(Internal::Probe(kind, ok));
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn maybe_compact(&mut self, st: &State) -> Result<(), String> {
+        let (_, bytes) = st.totals();
+        if self.journal.bytes_since_rewrite() > 64 * 1024 * 1024 + 2 * bytes {
+            let t = Instant::now();
+            self.journal.rewrite(&st.snapshot()).map_err(|e| format!("store compaction failed: {e}"))?;
+            log::debug(format_args!("Store compacted in {:?}", t.elapsed()));
+        }
+        Ok(())
+    }
+}
+
+fn dispatch(st: &mut State, kind: Kind, m: &Message, now: u64) {
+    let reply = m.reply.as_deref().unwrap_or("");
+    let p = &m.payload[..];
+    match kind {
+        Kind::Connect => st.handle_connect(reply, p, now),
+        Kind::Ping => st.handle_ping(reply, p, now),
+        Kind::Publish => st.handle_publish(reply, p, now, wall_ns()),
+        Kind::Subscribe => st.handle_subscribe(reply, p, now, wall_ns()),
+        Kind::Unsubscribe => st.handle_unsubscribe(reply, p, false, now),
+        Kind::SubClose => st.handle_unsubscribe(reply, p, true, now),
+        Kind::Close => st.handle_close(reply, p, now),
+        Kind::Ack => st.handle_ack(m.subject.as_str(), p, now),
+    }
+}
+
+/// Wall-clock time in Unix nanoseconds.
+pub fn wall_ns() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+}

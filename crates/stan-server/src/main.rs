@@ -1,0 +1,194 @@
+//! `stan-server`: a NATS Streaming (STAN) compatible server. It runs (or
+//! attaches to, with `-ns`) a real `nats-server` and speaks the STAN
+//! protocol over it, with a memory or file store and the reference
+//! monitoring endpoints.
+
+mod config;
+mod driver;
+mod log;
+mod monitor;
+mod nats_child;
+mod state;
+mod store;
+
+use config::{Command, Options, StoreType};
+use state::channel::ChannelLimits;
+use std::process::ExitCode;
+use std::time::SystemTime;
+use store::{file::FileJournal, Journal, NoJournal, SyncPolicy};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn main() -> ExitCode {
+    let opts = match config::parse(std::env::args().skip(1)) {
+        Ok(Command::Run(o)) => *o,
+        Ok(Command::Help) => {
+            print!("{}", config::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Version) => {
+            println!(
+                "stan-server version {VERSION} (NATS Streaming protocol compatible with nats-streaming-server 0.25)"
+            );
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("stan-server: {e}\n\n{}", config::USAGE);
+            return ExitCode::from(1);
+        }
+    };
+    log::set_level(opts.stan_log_level);
+    if let Some(f) = &opts.log_file {
+        if let Err(e) = log::set_file(f) {
+            eprintln!("stan-server: cannot open log file {f}: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    match run(opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error(format_args!("{e}"));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(opts: Options) -> Result<(), String> {
+    log::info(format_args!("Starting stan-server[{}] version {VERSION}", opts.cluster_id));
+    // The child is started from the main thread, whose exit (or death) takes it down.
+    let mut child = match &opts.nats_server {
+        Some(url) => {
+            log::info(format_args!("Connecting to external NATS Server at {url}"));
+            None
+        }
+        None => {
+            let c = nats_child::NatsChild::start(&opts).map_err(|e| e.to_string())?;
+            log::info(format_args!(
+                "Started nats-server (pid {}) listening for clients on {}:{}",
+                c.pid(),
+                opts.addr,
+                opts.port
+            ));
+            if let Some(ws) = opts.ws_port {
+                log::info(format_args!("Listening for WebSocket clients on ws://{}:{ws}", opts.addr));
+            }
+            Some(c)
+        }
+    };
+    let url = opts.nats_server.clone().unwrap_or_else(|| child.as_ref().map(|c| c.url.clone()).unwrap_or_default());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let result = rt.block_on(serve(&opts, &url));
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    if let Some(c) = child.as_mut() {
+        c.stop();
+    }
+    result
+}
+
+async fn serve(opts: &Options, url: &str) -> Result<(), String> {
+    let mut cfg = state::Config::new(&opts.cluster_id);
+    cfg.hb_interval_ms = opts.hb_interval.as_millis() as u64;
+    cfg.hb_timeout_ms = opts.hb_timeout.as_millis() as u64;
+    cfg.hb_fail_count = opts.hb_fail_count;
+    cfg.max_channels = opts.max_channels;
+    cfg.max_subs = opts.max_subs;
+    cfg.replace_durable = opts.replace_durable;
+    cfg.limits = ChannelLimits {
+        max_msgs: opts.max_msgs,
+        max_bytes: opts.max_bytes,
+        max_age_ns: opts.max_age.as_nanos() as i64,
+    };
+    if !opts.max_inactivity.is_zero() {
+        log::warn(format_args!("-mi/--max_inactivity is accepted but not enforced by stan-server"));
+    }
+    let (journal, records, store_type): (Box<dyn Journal>, _, _) = match opts.store {
+        StoreType::Memory => (Box::new(NoJournal), Vec::new(), "MEMORY"),
+        StoreType::File => {
+            let dir = opts.dir.as_deref().unwrap_or(".");
+            let policy = if opts.file_sync { SyncPolicy::Fsync } else { SyncPolicy::OsBuffer };
+            let (j, recs) = FileJournal::open(std::path::Path::new(dir), policy)
+                .map_err(|e| format!("cannot open the file store in {dir}: {e}"))?;
+            log::info(format_args!("File store in {dir}: {}", store::file::describe_policy(policy)));
+            cfg.persist = true;
+            (Box::new(j) as Box<dyn Journal>, recs, "FILE")
+        }
+    };
+    let mut st = state::State::new(cfg);
+    let mut journal = journal;
+    if opts.store == StoreType::File {
+        let fresh = records.is_empty();
+        let rec = st.replay(records, 0)?;
+        if !fresh {
+            log::info(format_args!(
+                "Recovered {} client(s), {} channel(s), {} message(s), {} subscription(s)",
+                rec.clients, rec.channels, rec.msgs, rec.subs
+            ));
+        }
+        journal.rewrite(&st.snapshot()).map_err(|e| format!("cannot compact the file store: {e}"))?;
+    }
+    let server_id = stan_proto::nuid::next();
+    log::info(format_args!("ServerID: {server_id}"));
+    log::info(format_args!("Store type: {store_type}"));
+    log_limits(opts);
+    let monitor_rx = match opts.http_port {
+        Some(p) => {
+            let addr = format!("{}:{p}", opts.addr);
+            let l = tokio::net::TcpListener::bind(&addr)
+                .await
+                .map_err(|e| format!("cannot listen for monitoring on {addr}: {e}"))?;
+            log::info(format_args!("Starting http monitor on http://{addr}/streaming"));
+            let (tx, rx) = tokio::sync::mpsc::channel(64);
+            tokio::spawn(monitor::http::serve(l, tx));
+            Some(rx)
+        }
+        None => None,
+    };
+    let client = driver::connect_nats(
+        url,
+        &format!("_NSS-{}-general", opts.cluster_id),
+        opts.user.as_deref(),
+        opts.pass.as_deref(),
+    )
+    .await?;
+    log::info(format_args!("Connected to NATS Server at {url}"));
+    let facts = monitor::json::ServerFacts {
+        server_id,
+        version: VERSION.to_string(),
+        start: SystemTime::now(),
+        store_type,
+        max_inactivity_ns: opts.max_inactivity.as_nanos() as i64,
+    };
+    let d = driver::Driver { client, journal, facts, monitor_rx };
+    d.run(st, shutdown_signal()).await
+}
+
+fn log_limits(o: &Options) {
+    let show = |v: u64| if v == 0 { "unlimited".to_string() } else { v.to_string() };
+    log::info(format_args!(
+        "Limits: channels={} subscriptions={} msgs={} bytes={} age={:?}",
+        show(o.max_channels as u64),
+        show(o.max_subs as u64),
+        show(o.max_msgs),
+        show(o.max_bytes),
+        o.max_age
+    ));
+    log::info(format_args!(
+        "Heartbeats: interval={:?} timeout={:?} fail count={}",
+        o.hb_interval, o.hb_timeout, o.hb_fail_count
+    ));
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => {},
+        _ = term.recv() => {},
+    }
+}

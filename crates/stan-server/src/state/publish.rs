@@ -1,0 +1,81 @@
+//! Publish: validate a PubMsg, store it on its channel (created lazily under
+//! the limits), answer the PubAck, and deliver to the channel's subscribers.
+
+use super::{Channel, State};
+use crate::log;
+use crate::store::Record;
+use stan_proto::{errors as e, PubAck, PubMsg};
+
+impl State {
+    /// A PubMsg arrived on `<pubPrefix>.<channel>` with NATS reply `reply`.
+    pub fn handle_publish(&mut self, reply: &str, payload: &[u8], now: u64, wall_ns: i64) {
+        let Some(pm) = stan_proto::decode::<PubMsg>(payload) else {
+            log::debug(format_args!("Invalid publish request ({} bytes)", payload.len()));
+            return self.pub_ack(reply, String::new(), e::SRV_INVALID_PUB_REQ);
+        };
+        if pm.guid.is_empty() || !stan_proto::is_valid_channel(&pm.subject) || !self.publisher_known(&pm) {
+            log::debug(format_args!(
+                "[Client:{}] Invalid publish request on {:?} (guid {:?})",
+                pm.client_id, pm.subject, pm.guid
+            ));
+            return self.pub_ack(reply, pm.guid, e::SRV_INVALID_PUB_REQ);
+        }
+        if let Err(text) = self.channel_or_create(&pm.subject) {
+            let text = if text == e::SRV_INVALID_SUBJECT { e::SRV_INVALID_PUB_REQ } else { text };
+            return self.pub_ack(reply, pm.guid, text);
+        }
+        self.counters.in_msgs += 1;
+        self.counters.in_bytes += pm.data.len() as u64;
+        let limits = self.cfg.limits;
+        let persist = self.cfg.persist;
+        let ch = self.channels.get_mut(&pm.subject).expect("created above");
+        let m = ch.log.append(wall_ns, pm.reply, pm.data);
+        if persist {
+            self.records.push(Record::Msg {
+                channel: pm.subject.clone(),
+                sequence: m.sequence,
+                timestamp: m.timestamp,
+                reply: m.reply.clone(),
+                data: m.data.clone(),
+            });
+        }
+        log::trace(format_args!("[Client:{}] Received message {} on {}", pm.client_id, m.sequence, pm.subject));
+        if let Some(first) = ch.log.enforce(&limits, wall_ns) {
+            self.record(|| Record::MsgsTruncated { channel: pm.subject.clone(), first_seq: first });
+        }
+        self.pub_ack(reply, pm.guid, "");
+        self.deliver_channel(&pm.subject, now);
+    }
+
+    fn publisher_known(&self, pm: &PubMsg) -> bool {
+        if pm.conn_id.is_empty() {
+            self.clients.contains_key(&pm.client_id)
+        } else {
+            self.client_by_conn(&pm.conn_id).is_some_and(|c| c.id == pm.client_id)
+        }
+    }
+
+    fn pub_ack(&mut self, reply: &str, guid: String, error: &str) {
+        let ack = PubAck { guid, error: error.to_string() };
+        self.reply(reply, &ack);
+    }
+
+    /// Look a channel up, creating it (and recording it) when allowed.
+    pub(super) fn channel_or_create(&mut self, name: &str) -> Result<(), &'static str> {
+        if self.channels.contains_key(name) {
+            return Ok(());
+        }
+        if self.cfg.max_channels > 0 && self.channels.len() >= self.cfg.max_channels {
+            log::error(format_args!("Unable to create channel {name:?}: {}", e::SRV_TOO_MANY_CHANNELS));
+            return Err(e::SRV_TOO_MANY_CHANNELS);
+        }
+        // Names differing only in case are refused, as the reference does.
+        if self.channels.keys().any(|k| k.eq_ignore_ascii_case(name)) {
+            return Err(e::SRV_INVALID_SUBJECT);
+        }
+        self.channels.insert(name.to_string(), Channel::new(name));
+        self.record(|| Record::ChannelCreated { channel: name.to_string() });
+        log::debug(format_args!("Channel {name:?} has been created"));
+        Ok(())
+    }
+}

@@ -1,0 +1,328 @@
+//! The file store: a [`Journal`] kept in one append-only file of a directory.
+//!
+//! # Directory layout
+//!
+//! - `LOCK`: held with an exclusive `flock(2)` while a [`FileJournal`] is
+//!   open, so a second server on the same directory fails to start.
+//! - `journal.dat`: the journal.
+//! - `journal.dat.tmp`: a rewrite in progress (deleted on open if left over).
+//! - `journal.dat.corrupt-<offset>`: the bytes cut off the journal at
+//!   `<offset>` by a recovery that found a corrupt frame mid-file, kept for
+//!   the operator.
+//!
+//! # Journal file format (version 1)
+//!
+//! The file starts with a 12-byte header: the magic `STANRSJ\0` and the
+//! format version as a u32 little-endian. Frames follow, back to back:
+//!
+//! ```text
+//! len: u32 LE | crc: u32 LE (CRC-32 of the payload) | payload: len bytes
+//! ```
+//!
+//! A payload is one entry: a tag byte then the fields in declaration order
+//! (tag 0 is the snapshot-end marker; tags 1..=10 are the [`Record`] variants
+//! in declaration order). Unsigned integers are LEB128 varints, signed ones
+//! zigzag varints, booleans one byte, strings and bytes a varint length then
+//! the bytes. A rewrite writes the snapshot records followed by the
+//! snapshot-end marker, which tells a later open where the snapshot ends so
+//! that [`Journal::bytes_since_rewrite`] survives restarts.
+//!
+//! # Recovery
+//!
+//! [`FileJournal::open`] replays frames up to the first one that overruns the
+//! file, fails its checksum or does not decode, and truncates the file there.
+//! A bad last frame is a torn write and only loses uncommitted data; a bad
+//! frame followed by more data is corruption: a warning goes to stderr and
+//! the cut-off bytes are saved aside before the truncation. A file that is
+//! not a journal (wrong magic or version) is an error, never overwritten.
+//!
+//! # Durability
+//!
+//! [`Journal::append`] only encodes into a memory buffer (written out early
+//! past 1 MiB). [`Journal::commit`] writes the buffer with `pwrite(2)` and,
+//! under [`SyncPolicy::Fsync`], `fdatasync(2)`s it. After a failed write or
+//! sync the journal refuses further work until a successful rewrite.
+
+mod codec;
+mod frame;
+mod lock;
+#[cfg(test)]
+mod tests;
+
+use super::{Journal, Record, SyncPolicy};
+use frame::HEADER_LEN;
+use lock::DirLock;
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// Name of the journal file inside the store directory.
+pub const JOURNAL_FILE: &str = "journal.dat";
+/// Name of the temporary file a rewrite writes before renaming it.
+const TMP_FILE: &str = "journal.dat.tmp";
+/// Pending bytes past which `append` writes the buffer out early.
+const FLUSH_AT: usize = 1 << 20;
+
+/// A short description of a sync policy, for logs.
+pub fn describe_policy(p: SyncPolicy) -> &'static str {
+    match p {
+        SyncPolicy::OsBuffer => "write(2) before ack: survives a server crash, not a power loss",
+        SyncPolicy::Fsync => "fsync(2) before ack: survives a power loss",
+    }
+}
+
+/// A [`Journal`] stored in `journal.dat` of a locked directory.
+pub struct FileJournal {
+    dir: PathBuf,
+    policy: SyncPolicy,
+    file: File,
+    /// End of the data written to `file`.
+    len: u64,
+    /// Encoded frames not yet written.
+    buf: Vec<u8>,
+    /// Written but not yet synced (only tracked under `SyncPolicy::Fsync`).
+    unsynced: bool,
+    since_rewrite: u64,
+    /// Set after a failed write or sync: the file content is uncertain.
+    failed: Option<String>,
+    /// Dropped last, so the lock outlives every use of the file.
+    _lock: DirLock,
+}
+
+impl FileJournal {
+    /// Opens (creating if needed) the store in `dir`, locks it, and returns
+    /// the journal with every record recovered from it, in order.
+    pub fn open(dir: &Path, policy: SyncPolicy) -> io::Result<(FileJournal, Vec<Record>)> {
+        fs::create_dir_all(dir)?;
+        let lock = DirLock::acquire(dir)?;
+        match fs::remove_file(dir.join(TMP_FILE)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let path = dir.join(JOURNAL_FILE);
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
+        let file_len = file.metadata()?.len();
+        let mut journal = FileJournal {
+            dir: dir.to_path_buf(),
+            policy,
+            file,
+            len: HEADER_LEN,
+            buf: Vec::with_capacity(64 * 1024),
+            unsynced: false,
+            since_rewrite: 0,
+            failed: None,
+            _lock: lock,
+        };
+        if !check_header(&journal.file, file_len, &path)? {
+            journal.file.set_len(0)?;
+            journal.file.write_all_at(&frame::header(), 0)?;
+            journal.file.sync_all()?;
+            sync_dir(dir)?;
+            return Ok((journal, Vec::new()));
+        }
+        let scan = frame::scan(&journal.file, file_len)?;
+        if let Some(damage) = &scan.damage {
+            journal.cut_damage(&path, damage, scan.valid_len, file_len)?;
+        }
+        journal.len = scan.valid_len;
+        journal.since_rewrite = scan.valid_len - scan.snapshot_end;
+        Ok((journal, scan.records))
+    }
+
+    /// Reports a damaged tail, saves it aside if it is mid-file corruption,
+    /// and truncates the journal to its valid prefix.
+    fn cut_damage(&self, path: &Path, damage: &frame::Damage, valid_len: u64, file_len: u64) -> io::Result<()> {
+        let lost = file_len - valid_len;
+        match damage {
+            frame::Damage::TornTail { reason } => eprintln!(
+                "stan-server: journal {}: torn write at offset {valid_len} ({reason}); \
+                 dropping the last {lost} bytes (uncommitted data)",
+                path.display()
+            ),
+            frame::Damage::Corrupt { reason } => {
+                let saved = self.dir.join(format!("{JOURNAL_FILE}.corrupt-{valid_len}"));
+                let mut src = &self.file;
+                src.seek(SeekFrom::Start(valid_len))?;
+                let mut dst = File::create(&saved)?;
+                io::copy(&mut src.take(lost), &mut dst)?;
+                dst.sync_all()?;
+                eprintln!(
+                    "stan-server: WARNING: journal {} is corrupt at offset {valid_len} ({reason}); \
+                     recovering only the records before it; the {lost} bytes after it were \
+                     saved to {}",
+                    path.display(),
+                    saved.display()
+                );
+            }
+        }
+        self.file.set_len(valid_len)?;
+        self.file.sync_all()
+    }
+
+    fn check_usable(&self) -> io::Result<()> {
+        match &self.failed {
+            None => Ok(()),
+            Some(why) => Err(io::Error::other(format!(
+                "journal unusable after an earlier I/O error ({why}); a rewrite is needed"
+            ))),
+        }
+    }
+
+    /// Writes the pending buffer at the end of the file.
+    fn write_out(&mut self) -> io::Result<()> {
+        if let Err(e) = self.file.write_all_at(&self.buf, self.len) {
+            self.failed = Some(format!("write failed: {e}"));
+            // Best effort: do not leave a partial frame before later ones.
+            let _ = self.file.set_len(self.len);
+            return Err(e);
+        }
+        self.len += self.buf.len() as u64;
+        self.buf.clear();
+        if self.buf.capacity() > 4 * FLUSH_AT {
+            self.buf = Vec::with_capacity(FLUSH_AT);
+        }
+        self.unsynced = self.policy == SyncPolicy::Fsync;
+        Ok(())
+    }
+
+    /// Writes `snapshot` to a new synced temporary file; returns it and its length.
+    fn write_snapshot(&self, tmp: &Path, snapshot: &[Record]) -> io::Result<(File, u64)> {
+        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(tmp)?;
+        let mut chunk = Vec::with_capacity(FLUSH_AT + 64 * 1024);
+        chunk.extend_from_slice(&frame::header());
+        let mut len = 0u64;
+        for rec in snapshot {
+            frame::push_frame(&mut chunk, |out| codec::encode_record(rec, out))?;
+            if chunk.len() >= FLUSH_AT {
+                file.write_all(&chunk)?;
+                len += chunk.len() as u64;
+                chunk.clear();
+            }
+        }
+        frame::push_frame(&mut chunk, codec::encode_snapshot_end)?;
+        file.write_all(&chunk)?;
+        len += chunk.len() as u64;
+        file.sync_all()?;
+        Ok((file, len))
+    }
+}
+
+impl Journal for FileJournal {
+    fn append(&mut self, rec: &Record) -> io::Result<()> {
+        self.check_usable()?;
+        let n = frame::push_frame(&mut self.buf, |out| codec::encode_record(rec, out))?;
+        self.since_rewrite += n;
+        if self.buf.len() >= FLUSH_AT {
+            self.write_out()?;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() && !self.unsynced {
+            return self.check_usable();
+        }
+        self.check_usable()?;
+        if !self.buf.is_empty() {
+            self.write_out()?;
+        }
+        if self.unsynced {
+            if let Err(e) = self.file.sync_data() {
+                self.failed = Some(format!("sync failed: {e}"));
+                return Err(e);
+            }
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+
+    fn rewrite(&mut self, snapshot: &[Record]) -> io::Result<()> {
+        let tmp = self.dir.join(TMP_FILE);
+        let renamed = self
+            .write_snapshot(&tmp, snapshot)
+            .and_then(|new| fs::rename(&tmp, self.dir.join(JOURNAL_FILE)).map(|()| new));
+        let (file, len) = match renamed {
+            Ok(new) => new,
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
+        // The snapshot replaces everything appended so far, pending or not.
+        self.file = file;
+        self.len = len;
+        self.buf.clear();
+        self.unsynced = false;
+        self.since_rewrite = 0;
+        self.failed = None;
+        if let Err(e) = sync_dir(&self.dir) {
+            self.failed = Some(format!("directory sync after rewrite failed: {e}"));
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn bytes_since_rewrite(&self) -> u64 {
+        self.since_rewrite
+    }
+}
+
+impl Drop for FileJournal {
+    /// Writes out (without syncing) what was appended but not committed, as
+    /// a `BufWriter` would; durability was only promised by `commit`.
+    fn drop(&mut self) {
+        if self.failed.is_none() && !self.buf.is_empty() {
+            let _ = self.write_out();
+        }
+    }
+}
+
+impl fmt::Debug for FileJournal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileJournal")
+            .field("dir", &self.dir)
+            .field("policy", &self.policy)
+            .field("len", &self.len)
+            .field("pending", &self.buf.len())
+            .field("since_rewrite", &self.since_rewrite)
+            .field("failed", &self.failed)
+            .finish()
+    }
+}
+
+/// Checks the file header. Returns `Ok(true)` for a valid header, `Ok(false)`
+/// for a file that must be (re)initialized (empty, or a torn header write),
+/// and an error for a file that is not a journal of this format.
+fn check_header(file: &File, file_len: u64, path: &Path) -> io::Result<bool> {
+    let expected = frame::header();
+    let n = file_len.min(HEADER_LEN) as usize;
+    let mut got = [0u8; HEADER_LEN as usize];
+    file.read_exact_at(&mut got[..n], 0)?;
+    if got[..n] == expected[..n] {
+        return Ok(n == expected.len());
+    }
+    if n >= frame::MAGIC.len() && got[..8] == frame::MAGIC {
+        let version = u32::from_le_bytes([got[8], got[9], got[10], got[11]]);
+        if n == expected.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{}: unsupported journal format version {version} (this server reads version {})",
+                    path.display(),
+                    frame::VERSION
+                ),
+            ));
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("{}: not a stan-rs journal (bad file header)", path.display()),
+    ))
+}
+
+/// Makes a directory's entries (a created or renamed file) durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
