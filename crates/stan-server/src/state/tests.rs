@@ -450,3 +450,32 @@ fn snapshot_replay_round_trip() {
     assert_eq!(again.clients.len(), 1);
     assert!(State::new(Config::new("other")).replay(fresh.snapshot(), 0).is_err());
 }
+
+#[test]
+fn garbage_on_every_handler_never_panics() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut t = h();
+    t.connect("a");
+    let ack = t.subscribe("a", "foo", "in", |_| ());
+    for i in 0..5000u64 {
+        let len = rng.random_range(0..64);
+        let mut buf: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+        if i % 3 == 0 && !buf.is_empty() {
+            // Make some of them look like valid frames of field 1.
+            buf[0] = 0x0a;
+        }
+        let now = i;
+        t.st.handle_connect("r", &buf, now);
+        t.st.handle_publish("r", &buf, now, 1);
+        t.st.handle_subscribe("r", &buf, now, 1);
+        t.st.handle_unsubscribe("r", &buf, i % 2 == 0, now);
+        t.st.handle_close("r", &buf, now);
+        t.st.handle_ping("r", &buf, now);
+        t.st.handle_ack(&ack, &buf, now);
+        t.st.handle_timeout(now);
+        t.st.take_out();
+    }
+    // Still serving the normal client.
+    assert_eq!(t.publish("a", "foo", "ok").error, "");
+}

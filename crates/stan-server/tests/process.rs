@@ -1,0 +1,116 @@
+//! Process-level tests of the `stan-server` binary: flags, the embedded
+//! nats-server child and its lifetime, clean shutdown.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_stan-server")
+}
+
+fn nats_server_bin() -> String {
+    if let Ok(b) = std::env::var("NATS_SERVER_BIN") {
+        return b;
+    }
+    let local = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.tools/venv/bin/nats-server");
+    assert!(std::path::Path::new(local).exists(), "nats-server missing: run .ci/setup or set NATS_SERVER_BIN");
+    local.to_string()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Start the server and wait for "Streaming Server is ready"; returns the
+/// child and the nats-server PID it logged.
+fn start(extra: &[&str]) -> (Child, u32, mpsc::Receiver<String>) {
+    let port = free_port().to_string();
+    let mut child = Command::new(bin())
+        .args(["-a", "127.0.0.1", "-p", &port, "-cid", "proc-test"])
+        .args(extra)
+        .env("NATS_SERVER_BIN", nats_server_bin())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut nats_pid = 0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let line = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("server did not start");
+        if let Some(rest) = line.split("Started nats-server (pid ").nth(1) {
+            nats_pid = rest.split(')').next().unwrap().parse().unwrap();
+        }
+        if line.contains("Streaming Server is ready") {
+            break;
+        }
+    }
+    assert!(nats_pid > 0);
+    (child, nats_pid, rx)
+}
+
+/// True while `pid` exists and is not a zombie.
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+fn wait_dead(pid: u32) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if !alive(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn help_lists_the_compatible_flags() {
+    let out = Command::new(bin()).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for flag in
+        ["-cid", "-hbi", "-hbt", "-hbf", "-st", "--dir", "-ns", "-SD", "-mc", "-msu", "-mm", "-mb", "-ma", "--ws_port"]
+    {
+        assert!(text.contains(flag), "missing {flag}");
+    }
+}
+
+#[test]
+fn unknown_flag_fails_with_a_message() {
+    let out = Command::new(bin()).arg("-nope").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("flag provided but not defined: -nope"));
+}
+
+#[test]
+fn sigterm_stops_server_and_child() {
+    let (mut child, nats_pid, _rx) = start(&[]);
+    assert!(alive(nats_pid));
+    // SAFETY: signalling the child we started, by its PID.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(wait_dead(nats_pid), "nats-server {nats_pid} survived");
+}
+
+#[test]
+fn sigkill_leaves_no_orphan() {
+    let (mut child, nats_pid, _rx) = start(&["-SD"]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(wait_dead(nats_pid), "nats-server {nats_pid} was orphaned");
+}
