@@ -216,7 +216,8 @@ fn start_positions() {
         t.publish("a", "foo", &format!("m{i}"));
     }
     let t3 = t.st.channels["foo"].log.get(3).unwrap().timestamp;
-    let cases: Vec<(&str, Box<dyn Fn(&mut SubscriptionRequest)>, Vec<u64>)> = vec![
+    type Case = (&'static str, Box<dyn Fn(&mut SubscriptionRequest)>, Vec<u64>);
+    let cases: Vec<Case> = vec![
         ("new", Box::new(|_| ()), vec![]),
         ("last", Box::new(|r| r.start_position = StartPosition::LastReceived as i32), vec![5]),
         ("first", Box::new(|r| r.start_position = StartPosition::First as i32), vec![1, 2, 3, 4, 5]),
