@@ -138,8 +138,9 @@ pub fn respond(st: &State, f: &ServerFacts, q: &Query) -> Reply {
         "/streaming/storez" => ok(&storez(st, f)),
         "/streaming/clientsz" => clientsz(st, f, q),
         "/streaming/channelsz" => channelsz(st, f, q),
+        // Like the reference: 204 unless this server is the active member of an FT group.
         "/streaming/isFTActive" => {
-            Reply { status: 200, content_type: "text/plain; charset=utf-8", body: String::new() }
+            Reply { status: 204, content_type: "text/plain; charset=utf-8", body: String::new() }
         }
         _ => not_found("404 page not found"),
     }

@@ -30,10 +30,14 @@ impl Default for ChannelLimits {
     }
 }
 
-/// Size the reference server counts for a message (payload plus a fixed
-/// overhead is not counted; we count payload + reply, like the memory store).
-fn msg_size(m: &StoredMsg) -> u64 {
-    (m.data.len() + m.reply.len()) as u64
+/// Size the reference server counts for a message: its encoded MsgProto
+/// (sequence, channel, reply, data, timestamp).
+fn msg_size(subject_len: usize, m: &StoredMsg) -> u64 {
+    use prost::encoding::encoded_len_varint as v;
+    let field = |len: usize| if len == 0 { 0 } else { 1 + v(len as u64) + len };
+    let seq = if m.sequence == 0 { 0 } else { 1 + v(m.sequence) };
+    let ts = if m.timestamp == 0 { 0 } else { 1 + v(m.timestamp as u64) };
+    (seq + field(subject_len) + field(m.reply.len()) + field(m.data.len()) + ts) as u64
 }
 
 /// The ordered messages of one channel.
@@ -45,11 +49,13 @@ pub struct MsgLog {
     last_seq: u64,
     last_ts: i64,
     bytes: u64,
+    /// Length of the channel name, which counts in each message's size.
+    subject_len: usize,
 }
 
 impl MsgLog {
-    pub fn new() -> Self {
-        MsgLog { first_seq: 1, ..Default::default() }
+    pub fn new(channel: &str) -> Self {
+        MsgLog { first_seq: 1, subject_len: channel.len(), ..Default::default() }
     }
 
     pub fn first_seq(&self) -> u64 {
@@ -96,7 +102,7 @@ impl MsgLog {
         }
         self.last_seq = m.sequence;
         self.last_ts = self.last_ts.max(m.timestamp);
-        self.bytes += msg_size(&m);
+        self.bytes += msg_size(self.subject_len, &m);
         self.msgs.push_back(m);
     }
 
@@ -106,7 +112,7 @@ impl MsgLog {
             if front.sequence >= first_seq {
                 break;
             }
-            self.bytes -= msg_size(front);
+            self.bytes -= msg_size(self.subject_len, front);
             self.msgs.pop_front();
         }
         self.first_seq = first_seq.max(self.first_seq);
@@ -126,7 +132,7 @@ impl MsgLog {
             if !(over_count || over_bytes || too_old) {
                 break;
             }
-            self.bytes -= msg_size(front);
+            self.bytes -= msg_size(self.subject_len, front);
             self.msgs.pop_front();
             dropped = true;
             self.first_seq = self.msgs.front().map_or(self.last_seq + 1, |m| m.sequence);
@@ -173,7 +179,7 @@ mod tests {
     use super::*;
 
     fn log_with(n: u64) -> MsgLog {
-        let mut l = MsgLog::new();
+        let mut l = MsgLog::new("");
         for i in 0..n {
             l.append(1000 + i as i64, String::new(), Bytes::from(vec![b'x'; 10]));
         }
@@ -182,7 +188,7 @@ mod tests {
 
     #[test]
     fn sequences_and_timestamps_increase() {
-        let mut l = MsgLog::new();
+        let mut l = MsgLog::new("");
         assert_eq!((l.first_seq(), l.last_seq()), (0, 0));
         let a = l.append(5, String::new(), Bytes::new()).timestamp;
         let b = l.append(5, String::new(), Bytes::new()).timestamp;
@@ -205,9 +211,11 @@ mod tests {
     #[test]
     fn bytes_and_age_limits() {
         let mut l = log_with(5);
-        let lim = ChannelLimits { max_msgs: 0, max_bytes: 25, max_age_ns: 0 };
+        // Each message is an encoded MsgProto of 17 bytes: seq (2), data (12), timestamp (3).
+        assert_eq!(l.bytes(), 5 * 17);
+        let lim = ChannelLimits { max_msgs: 0, max_bytes: 40, max_age_ns: 0 };
         l.enforce(&lim, 0);
-        assert_eq!((l.first_seq(), l.bytes()), (4, 20));
+        assert_eq!((l.first_seq(), l.bytes()), (4, 34));
         let mut l = log_with(5);
         let lim = ChannelLimits { max_msgs: 0, max_bytes: 0, max_age_ns: 2 };
         // now=1005: messages with ts < 1003 are too old
@@ -226,7 +234,7 @@ mod tests {
 
     #[test]
     fn recovery_with_truncation() {
-        let mut l = MsgLog::new();
+        let mut l = MsgLog::new("");
         for s in [3u64, 4, 7] {
             l.push(StoredMsg { sequence: s, timestamp: s as i64, reply: String::new(), data: Bytes::new() });
         }

@@ -177,7 +177,6 @@ impl State {
     pub fn handle_close(&mut self, reply: &str, payload: &[u8], now: u64) {
         let text = match stan_proto::decode::<stan_proto::CloseRequest>(payload) {
             None => e::SRV_INVALID_CLOSE_REQ,
-            Some(r) if r.client_id.is_empty() => e::SRV_INVALID_CLOSE_REQ,
             Some(r) if !self.clients.contains_key(&r.client_id) => e::SRV_UNKNOWN_CLIENT,
             Some(r) => {
                 log::debug(format_args!("[Client:{}] Closing (close request)", r.client_id));

@@ -178,6 +178,26 @@ impl State {
         self.send_msg(to, seq, true, p.redeliveries);
     }
 
+    /// Redeliver right away the pending messages marked for immediate
+    /// redelivery (deadline 0), as after a durable resume.
+    pub(crate) fn redeliver_overdue_now(&mut self, sid: SubId, now: u64) {
+        let Some(s) = self.subs.get_mut(&sid) else { return };
+        if s.offline {
+            return;
+        }
+        let wait = s.ack_wait_ms();
+        let mut due = Vec::new();
+        for (seq, p) in s.pending.iter_mut().filter(|(_, p)| p.deadline == 0) {
+            p.deadline = now + wait;
+            p.redeliveries += 1;
+            due.push((*seq, *p));
+        }
+        for (seq, p) in due {
+            self.timers.insert((p.deadline, Timer::Redeliver(sid, seq)));
+            self.send_msg(sid, seq, true, p.redeliveries);
+        }
+    }
+
     /// Arm the pending messages marked for immediate redelivery (deadline 0),
     /// as after a durable resume or a restart.
     pub(crate) fn arm_overdue(&mut self, sid: SubId, now: u64) {

@@ -166,7 +166,7 @@ pub struct Channel {
 
 impl Channel {
     pub fn new(name: &str) -> Self {
-        Channel { name: name.to_string(), log: MsgLog::new(), ..Default::default() }
+        Channel { name: name.to_string(), log: MsgLog::new(name), ..Default::default() }
     }
     /// Number of subscriptions the reference reports (`subs_count`).
     pub fn subs_count(&self) -> usize {

@@ -16,7 +16,8 @@ impl State {
                 self.reply(reply, &resp);
                 // Deliver only after the response, so the client knows the ack inbox.
                 let channel = self.subs[&sid].channel.clone();
-                self.arm_overdue(sid, now);
+                // A resumed durable gets its unacknowledged messages first.
+                self.redeliver_overdue_now(sid, now);
                 self.deliver_channel(&channel, now);
             }
             Err(text) => {
@@ -233,13 +234,10 @@ impl State {
 
     fn unsubscribe(&mut self, payload: &[u8], close: bool, now: u64) -> Result<(), &'static str> {
         let req = stan_proto::decode::<UnsubscribeRequest>(payload).ok_or(e::SRV_INVALID_UNSUB_REQ)?;
-        if req.client_id.is_empty() || req.inbox.is_empty() {
-            return Err(e::SRV_INVALID_UNSUB_REQ);
-        }
-        let client = self.clients.get(&req.client_id).ok_or(e::SRV_UNKNOWN_CLIENT)?;
         if !self.channels.contains_key(&req.subject) {
             return Err(e::SRV_UNKNOWN_CHANNEL);
         }
+        let client = self.clients.get(&req.client_id).ok_or(e::SRV_UNKNOWN_CLIENT)?;
         let sid = client
             .subs
             .iter()

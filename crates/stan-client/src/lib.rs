@@ -1,0 +1,45 @@
+//! NATS Streaming (STAN) client for tokio.
+//!
+//! [`connect`] opens a NATS connection with async-nats and performs the STAN
+//! handshake. The returned [`Connection`] is a cheap `Clone` handle over a
+//! command channel to one task that owns the `stan_core::Connection` (all
+//! protocol logic lives there) and pumps it: NATS messages, the clock and
+//! commands in; NATS operations, timers and events out.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), stan_client::Error> {
+//! use futures::StreamExt;
+//! use stan_client::{connect, Options, SubscriptionOptions};
+//!
+//! let sc = connect("ticketing", "abc", Options::new().url("http://localhost:4222")).await?;
+//! let mut sub = sc.subscribe("ticket:created", SubscriptionOptions::default().manual_ack_mode(true)).await?;
+//! sc.publish("ticket:created", r#"{"id":"123"}"#).await?;
+//! if let Some(msg) = sub.next().await {
+//!     println!("#{}: {}", msg.sequence(), msg.data_str());
+//!     msg.ack()?;
+//! }
+//! sc.close().await
+//! # }
+//! ```
+//!
+//! What it does not do: re-handshake after the STAN server lost the client
+//! (you get [`ConnectionEvent::ConnectionLost`] and must reconnect), or
+//! throttle publishers (over `max_pub_acks_inflight` a publish fails).
+
+mod connection;
+mod engine;
+mod error;
+mod events;
+mod message;
+mod nats_io;
+mod options;
+mod subscription;
+mod url;
+
+pub use connection::{connect, Connection, PubAckFuture};
+pub use error::Error;
+pub use events::{ConnectionEvent, EventStream};
+pub use message::Message;
+pub use options::Options;
+pub use stan_core::{Error as StanError, StartAt, SubscriptionOptions};
+pub use subscription::Subscription;

@@ -1,0 +1,92 @@
+//! `ServerProcess`: one child process with its output in a log file, killed
+//! by PID on `Drop`.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A running server.
+#[derive(Debug)]
+pub struct ServerProcess {
+    bin: PathBuf,
+    args: Vec<String>,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl ServerProcess {
+    /// Start `bin args`, sending stdout and stderr to a fresh log file.
+    pub fn start(name: &str, bin: &Path, args: Vec<String>) -> ServerProcess {
+        let mut p = Self::start_later(name, bin, args);
+        p.spawn();
+        p
+    }
+
+    /// Prepare `bin args` without starting it; [`ServerProcess::restart`] starts it.
+    pub fn start_later(name: &str, bin: &Path, args: Vec<String>) -> ServerProcess {
+        let n = SEQ.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("stan-testkit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("log dir");
+        let log = dir.join(format!("{n:03}-{name}.log"));
+        ServerProcess { bin: bin.to_path_buf(), args, log, child: None }
+    }
+
+    fn spawn(&mut self) {
+        let out = File::options().create(true).append(true).open(&self.log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = Command::new(&self.bin)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()));
+        self.child = Some(child);
+    }
+
+    /// The child's PID while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The log file of this process.
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// The log so far (for failure messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// True if the child exited.
+    pub fn has_exited(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => !matches!(c.try_wait(), Ok(None)),
+            None => true,
+        }
+    }
+
+    /// Kill the child (by its PID) and reap it.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Start the same command again (after [`ServerProcess::stop`]).
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
