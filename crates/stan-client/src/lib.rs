@@ -33,6 +33,7 @@ mod events;
 mod message;
 mod nats_io;
 mod options;
+pub mod shared;
 mod subscription;
 mod url;
 

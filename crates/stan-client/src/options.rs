@@ -27,6 +27,10 @@ pub struct Options {
     pub(crate) ping_max_out: i32,
     pub(crate) max_pub_acks_inflight: usize,
     pub(crate) discover_prefix: String,
+    pub(crate) reconnect: bool,
+    pub(crate) wait_on_first_connect: bool,
+    pub(crate) nats_ping_interval: Option<Duration>,
+    pub(crate) user_creds: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -50,6 +54,10 @@ impl Default for Options {
             ping_max_out: stan.ping_max_out,
             max_pub_acks_inflight: stan.max_pub_acks_inflight,
             discover_prefix: stan.discover_prefix,
+            reconnect: true,
+            wait_on_first_connect: false,
+            nats_ping_interval: None,
+            user_creds: None,
         }
     }
 }
@@ -148,6 +156,29 @@ impl Options {
         self
     }
 
+    /// Reconnect NATS after a disconnect (default true). When false, a
+    /// disconnect ends the session ([`crate::shared::SharedSession`] only).
+    pub fn reconnect(mut self, reconnect: bool) -> Self {
+        self.reconnect = reconnect;
+        self
+    }
+    /// Keep trying the first NATS connection instead of failing at once
+    /// ([`crate::shared::SharedSession`] only).
+    pub fn wait_on_first_connect(mut self, wait: bool) -> Self {
+        self.wait_on_first_connect = wait;
+        self
+    }
+    /// NATS-level ping interval (async-nats' default when unset).
+    pub fn nats_ping_interval(mut self, interval: Duration) -> Self {
+        self.nats_ping_interval = Some(interval);
+        self
+    }
+    /// Authenticate with this NATS credentials file (JWT + nkey seed).
+    pub fn user_creds(mut self, path: impl Into<PathBuf>) -> Self {
+        self.user_creds = Some(path.into());
+        self
+    }
+
     pub(crate) fn stan_config(&self, cluster_id: &str, client_id: &str) -> stan_core::ConnectConfig {
         let mut c = stan_core::ConnectConfig::new(cluster_id, client_id);
         c.discover_prefix = self.discover_prefix.clone();
@@ -187,6 +218,13 @@ impl Options {
         }
         if let Some(n) = &self.name {
             o = o.name(n);
+        }
+        if let Some(i) = self.nats_ping_interval {
+            o = o.ping_interval(i);
+        }
+        if let Some(path) = &self.user_creds {
+            let creds = std::fs::read_to_string(path).map_err(|e| Error::Nats(format!("{}: {e}", path.display())))?;
+            o = o.credentials(&creds).map_err(|e| Error::Nats(e.to_string()))?;
         }
         for ca in &self.tls_root_certificates {
             o = o.add_root_certificates(ca.clone());

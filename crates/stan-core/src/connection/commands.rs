@@ -27,7 +27,9 @@ impl Connection {
     /// [`Error::BadSubject`] for an empty subject or one with whitespace,
     /// [`Error::MaxInFlightReached`] when `max_pub_acks_inflight` acks are
     /// outstanding (nothing is sent then).
-    pub fn publish(&mut self, now: Duration, subject: &str, data: impl Into<Bytes>) -> Result<String, Error> {
+    ///
+    /// `data` is borrowed: it is copied once, straight into the encoded PubMsg.
+    pub fn publish(&mut self, now: Duration, subject: &str, data: impl AsRef<[u8]>) -> Result<String, Error> {
         let now = self.advance(now);
         if matches!(self.state, State::Closing | State::Closed) {
             return Err(Error::ConnectionClosed);
@@ -39,15 +41,13 @@ impl Connection {
             return Err(Error::MaxInFlightReached);
         }
         let guid = self.nuid.next_string();
-        let msg = stan_proto::PubMsg {
-            client_id: self.config.client_id.clone(),
-            guid: guid.clone(),
-            subject: subject.to_string(),
-            data: data.into(),
-            conn_id: self.conn_id.clone(),
-            ..Default::default()
-        };
-        let payload = Bytes::from(stan_proto::encode(&msg));
+        let payload = Bytes::from(stan_proto::encode_pub_msg(
+            &self.config.client_id,
+            &guid,
+            subject,
+            data.as_ref(),
+            &self.conn_id,
+        ));
         self.pubs.insert(guid.clone(), now + self.config.ack_timeout);
         match &self.server {
             Some(srv) => {

@@ -51,7 +51,7 @@ impl Connection {
             }
             sid => {
                 if let Some(sub) = self.subs.by_sid(sid) {
-                    self.on_delivery(sub, &msg.payload);
+                    self.on_delivery(sub, msg.payload);
                 }
             }
         }
@@ -88,6 +88,19 @@ impl Connection {
     pub fn handle_nats_disconnected(&mut self) {
         if self.state != State::Closed {
             self.events.push_back(Event::Disconnected);
+        }
+    }
+
+    /// The driver's NATS connection is gone for good (it gave up
+    /// reconnecting): outstanding publishes and subscriptions fail with
+    /// [`Error::ConnectionClosed`] and the session ends with `Closed(Ok)`
+    /// without talking to the server.
+    pub fn handle_nats_closed(&mut self) {
+        if self.state != State::Closed {
+            let err = Error::ConnectionClosed;
+            self.fail_all_pubs(&err);
+            self.end_all_subs(&err);
+            self.finish(Ok(()));
         }
     }
 
@@ -131,14 +144,16 @@ impl Connection {
         }
     }
 
-    fn on_delivery(&mut self, sub: SubId, payload: &[u8]) {
+    fn on_delivery(&mut self, sub: SubId, payload: Bytes) {
         let Some(s) = self.subs.get_mut(sub) else { return };
         if s.detached {
             return;
         }
-        let msg: Message = match decode::<stan_proto::MsgProto>(payload, "MsgProto") {
+        // Decoding from `Bytes` makes `data` a slice of the NATS payload (no copy).
+        let msg: Message = match <stan_proto::MsgProto as prost::Message>::decode(payload) {
             Ok(m) => m.into(),
-            Err(error) => {
+            Err(_) => {
+                let error = Error::Decode("MsgProto");
                 self.events.push_back(Event::SubError { sub, op: SubOp::Deliver, error });
                 return;
             }

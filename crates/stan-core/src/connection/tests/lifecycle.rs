@@ -176,3 +176,26 @@ fn messages_after_close_are_ignored() {
     p.c.handle_timeout(ms(100_000));
     assert!(p.events().is_empty());
 }
+
+#[test]
+fn nats_closed_ends_the_session_without_a_close_request() {
+    let mut p = Peer::connected();
+    let guid = p.c.publish(ms(0), "foo", b"x").unwrap();
+    let sub = p.c.subscribe(ms(0), "foo", SubscriptionOptions::default()).unwrap();
+    let _ = p.take_all();
+    p.c.handle_nats_closed();
+    assert_eq!(
+        p.events(),
+        vec![
+            Event::PubAck { guid, result: Err(Error::ConnectionClosed) },
+            Event::SubError { sub, op: SubOp::Subscribe, error: Error::ConnectionClosed },
+            Event::SubEnded { sub },
+            Event::Closed(Ok(())),
+        ]
+    );
+    assert!(p.take_all().is_empty(), "nothing is sent to the server");
+    assert!(p.subs.is_empty(), "every NATS subscription is dropped");
+    assert!(p.c.is_closed());
+    p.c.handle_nats_closed();
+    assert!(p.events().is_empty(), "a second report is ignored");
+}

@@ -1,0 +1,300 @@
+//! Test harness: starts a STAN server on free loopback ports and stops it again.
+//!
+//! `STAN_SERVER_IMPL=ours` (default) runs our `stan-server` (target/release, or
+//! `STAN_SERVER_BIN`), which finds its nats-server through `NATS_SERVER_BIN`.
+//! `STAN_SERVER_IMPL=reference` runs the Go nats-streaming-server 0.25.6
+//! (`.tools/bin`, or `STAN_REFERENCE_BIN`). Both get the same flags.
+//!
+//! Every server runs in a process group of its own that this harness created,
+//! so stop()/kill9() also end any child (ours runs a nats-server child) and
+//! nothing is left behind; Jest's globalTeardown kills any group a test file
+//! failed to stop (registry.ts). Only PIDs started here are ever signalled.
+
+import { ChildProcess, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { httpGet } from './http';
+import { RawNats } from './rawnats';
+import { register, unregister } from './registry';
+
+export type Impl = 'ours' | 'reference';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+
+export function impl(): Impl {
+  const v = (process.env.STAN_SERVER_IMPL ?? 'ours').toLowerCase();
+  if (v !== 'ours' && v !== 'reference') {
+    throw new Error(`STAN_SERVER_IMPL must be 'ours' or 'reference', got '${v}'`);
+  }
+  return v;
+}
+
+export function serverBinary(which: Impl = impl()): string {
+  if (which === 'reference') {
+    return process.env.STAN_REFERENCE_BIN ?? path.join(ROOT, '.tools', 'bin', 'nats-streaming-server');
+  }
+  return process.env.STAN_SERVER_BIN ?? path.join(ROOT, 'target', 'release', 'stan-server');
+}
+
+export function natsServerBinary(): string {
+  return process.env.NATS_SERVER_BIN ?? path.join(ROOT, '.tools', 'venv', 'bin', 'nats-server');
+}
+
+export interface ServerOptions {
+  /** Cluster ID (`-cid`); default `test-cluster`. */
+  clusterId?: string;
+  /** Heartbeat interval, timeout and fail count (`-hbi`, `-hbt`, `-hbf`). */
+  hbi?: string;
+  hbt?: string;
+  hbf?: number;
+  /** `FILE` adds `-st FILE --dir <dir>` (a fresh temp dir unless given). */
+  store?: 'MEMORY' | 'FILE';
+  dir?: string;
+  /** `-SD` (STAN debug logging). Default true: the logs help when a test fails. */
+  debug?: boolean;
+  /** Extra flags appended as they are. */
+  extraArgs?: string[];
+  /** How long start() may take before it gives up. */
+  startTimeoutMs?: number;
+}
+
+/** Ask the kernel for a free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      if (addr === null || typeof addr === 'string') {
+        srv.close();
+        reject(new Error('no port'));
+        return;
+      }
+      const port = addr.port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+const LOG_LIMIT = 256 * 1024;
+
+export class StanServer {
+  readonly impl: Impl;
+  readonly clusterId: string;
+  readonly port: number;
+  readonly monitorPort: number;
+  readonly dir: string | undefined;
+  private readonly opts: ServerOptions;
+  private proc: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private logBuf = '';
+  private ownsDir = false;
+
+  private constructor(opts: ServerOptions, port: number, monitorPort: number, dir: string | undefined) {
+    this.impl = impl();
+    this.opts = opts;
+    this.clusterId = opts.clusterId ?? 'test-cluster';
+    this.port = port;
+    this.monitorPort = monitorPort;
+    this.dir = dir;
+  }
+
+  /** Start a server on fresh ports and wait until it answers STAN requests. */
+  static async start(opts: ServerOptions = {}): Promise<StanServer> {
+    const port = await freePort();
+    let monitorPort = await freePort();
+    while (monitorPort === port) monitorPort = await freePort();
+    let dir = opts.dir;
+    let ownsDir = false;
+    if (opts.store === 'FILE' && dir === undefined) {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stan-test-store-'));
+      ownsDir = true;
+    }
+    const s = new StanServer(opts, port, monitorPort, dir);
+    s.ownsDir = ownsDir;
+    await s.launch();
+    return s;
+  }
+
+  /** `nats://127.0.0.1:<port>` */
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  /** `http://127.0.0.1:<monport>` */
+  get monitorUrl(): string {
+    return `http://127.0.0.1:${this.monitorPort}`;
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  get running(): boolean {
+    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  /** The server's stdout and stderr so far (the last 256 KiB). */
+  logs(): string {
+    return this.logBuf;
+  }
+
+  args(): string[] {
+    const o = this.opts;
+    const a = ['-a', '127.0.0.1', '-p', String(this.port), '-m', String(this.monitorPort), '-cid', this.clusterId];
+    if (o.hbi !== undefined) a.push('-hbi', o.hbi);
+    if (o.hbt !== undefined) a.push('-hbt', o.hbt);
+    if (o.hbf !== undefined) a.push('-hbf', String(o.hbf));
+    if (o.store === 'FILE') a.push('-st', 'FILE', '--dir', this.dir as string);
+    if (o.debug ?? true) a.push('-SD');
+    if (o.extraArgs) a.push(...o.extraArgs);
+    return a;
+  }
+
+  private async launch(): Promise<void> {
+    const bin = serverBinary(this.impl);
+    if (!fs.existsSync(bin)) {
+      throw new Error(
+        `${this.impl} server binary not found at ${bin}` +
+          (this.impl === 'ours' ? ' (run `cargo build --release -p stan-server`, or set STAN_SERVER_BIN)' : ' (run .ci/setup)'),
+      );
+    }
+    const env = { ...process.env, NATS_SERVER_BIN: natsServerBinary() };
+    const proc = spawn(bin, this.args(), { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    this.proc = proc;
+    if (proc.pid !== undefined) register(proc.pid);
+    const onData = (d: Buffer): void => {
+      this.logBuf += d.toString('utf8');
+      if (this.logBuf.length > LOG_LIMIT) this.logBuf = this.logBuf.slice(-LOG_LIMIT);
+    };
+    proc.stdout?.on('data', onData);
+    proc.stderr?.on('data', onData);
+    this.exited = new Promise<void>((resolve) => {
+      proc.on('exit', () => resolve());
+      proc.on('error', (e) => {
+        this.logBuf += `\n[harness] spawn error: ${e.message}\n`;
+        resolve();
+      });
+    });
+    try {
+      await this.waitReady(this.opts.startTimeoutMs ?? 20000);
+    } catch (e) {
+      await this.kill9();
+      throw new Error(`${(e as Error).message}\n--- server log (${this.impl}: ${bin} ${this.args().join(' ')}) ---\n${this.logs()}`);
+    }
+  }
+
+  /**
+   * Ready means: the NATS port sends INFO, /streaming/serverz answers 200, and
+   * a request on `_STAN.discover.<cid>` gets a reply (an empty request is
+   * invalid, so the reply is an error ConnectResponse, which proves the
+   * streaming layer is subscribed and answering).
+   */
+  private async waitReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = 'not started';
+    while (Date.now() < deadline) {
+      if (!this.running) throw new Error(`server exited during start (code ${this.proc?.exitCode}, signal ${this.proc?.signalCode})`);
+      try {
+        const r = await httpGet(`${this.monitorUrl}/streaming/serverz`, 1000);
+        if (r.status !== 200) {
+          last = `serverz status ${r.status}`;
+        } else {
+          const nc = await RawNats.connect(this.port, 1000);
+          try {
+            await nc.request(`_STAN.discover.${this.clusterId}`, Buffer.alloc(0), 1000);
+            return;
+          } finally {
+            void nc.close();
+          }
+        }
+      } catch (e) {
+        last = (e as Error).message;
+      }
+      await sleep(100);
+    }
+    throw new Error(`server not ready after ${timeoutMs} ms: ${last}`);
+  }
+
+  /** Signal the whole process group this harness created for the server. */
+  killGroupSync(sig: NodeJS.Signals): void {
+    const pid = this.proc?.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // group already gone
+    }
+  }
+
+  private async waitExit(ms: number): Promise<boolean> {
+    let t: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      t = setTimeout(() => resolve(false), ms);
+    });
+    const done = this.exited.then(() => true);
+    const r = await Promise.race([done, timeout]);
+    if (t) clearTimeout(t);
+    return r;
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`. Also reaps any child left in the group. */
+  async stop(graceMs = 5000): Promise<void> {
+    if (this.proc === undefined) return;
+    if (this.running) {
+      try {
+        this.proc.kill('SIGTERM');
+      } catch {
+        // already gone
+      }
+      if (!(await this.waitExit(graceMs))) {
+        this.killGroupSync('SIGKILL');
+        await this.waitExit(5000);
+      }
+    }
+    // The server is gone; anything still in its group (an orphaned child) goes too.
+    this.killGroupSync('SIGKILL');
+    if (this.proc.pid !== undefined) unregister(this.proc.pid);
+  }
+
+  /** `kill -9` the server (and its process group). */
+  async kill9(): Promise<void> {
+    if (this.proc === undefined) return;
+    this.killGroupSync('SIGKILL');
+    await this.waitExit(5000);
+    if (this.proc.pid !== undefined) unregister(this.proc.pid);
+  }
+
+  /** Start again with the same flags, ports and store directory. */
+  async restart(): Promise<void> {
+    if (this.running) await this.stop();
+    this.logBuf += '\n[harness] ---- restart ----\n';
+    // The ports were just released; retry briefly if the bind races.
+    let lastErr: Error | undefined;
+    for (let i = 0; i < 3; i++) {
+      try {
+        await this.launch();
+        return;
+      } catch (e) {
+        lastErr = e as Error;
+        await sleep(500);
+      }
+    }
+    throw lastErr;
+  }
+
+  /** Stop and remove a store directory this harness created. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    if (this.ownsDir && this.dir !== undefined) {
+      fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+}

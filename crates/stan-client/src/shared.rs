@@ -1,0 +1,373 @@
+//! [`SharedSession`]: a STAN session whose `stan_core::Connection` the caller
+//! drives synchronously (under a lock) while one driver task does the NATS
+//! I/O and hands every event over in batches.
+//!
+//! This is the driver for bindings such as the Node addon: a publish returns
+//! its guid (or its error) at once, on the caller's thread, and events reach
+//! the caller through one sink call per batch instead of one per message.
+//! The handle holds no async-nats object, so it can be dropped anywhere.
+//!
+//! Time: the session clock stands still at zero until the NATS connection is
+//! first up, so the STAN connect timeout (and publish ack timers started
+//! before that) count from the moment NATS connected, like the reference.
+
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use stan_core::{Connection as Core, IncomingMessage};
+use tokio::sync::{mpsc, Notify};
+use tokio::time::Instant;
+
+use crate::nats_io::{self, WriterOp};
+use crate::{Error, Options};
+
+/// Most NATS messages fed to the session under one lock (and so at most one
+/// batch's worth of deliveries before the sink is called).
+const MAX_MESSAGES_PER_TURN: usize = 512;
+
+/// What a [`SharedSession`] reports, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// An event of the STAN session.
+    Core(stan_core::Event),
+    /// The NATS client is about to try to (re)connect.
+    Reconnecting,
+    /// A NATS-level error; see [`NatsErrorKind`] for what follows it.
+    Nats { kind: NatsErrorKind, text: String },
+}
+
+/// The kinds of NATS-level errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NatsErrorKind {
+    /// The first NATS connection failed. Nothing else follows: the session
+    /// ends silently (like node-nats-streaming, which emits no `close` then).
+    ConnectFailed,
+    /// The server refused an operation (`Permissions Violation ...`).
+    Permission,
+    /// Any other server or client error; the session goes on.
+    Other,
+}
+
+/// Receives each batch of events on the driver task. The sink may take the
+/// events out of the vector (it is cleared after the call either way). It is
+/// dropped when the session is over, after the batch holding `Closed`.
+pub trait EventSink: Send + 'static {
+    fn deliver(&mut self, events: &mut Vec<SessionEvent>);
+}
+
+impl<F: FnMut(&mut Vec<SessionEvent>) + Send + 'static> EventSink for F {
+    fn deliver(&mut self, events: &mut Vec<SessionEvent>) {
+        self(events)
+    }
+}
+
+/// The session clock: zero until NATS first connected, then time since then.
+#[derive(Debug, Default)]
+struct Clock {
+    epoch: OnceLock<Instant>,
+}
+
+impl Clock {
+    fn now(&self) -> Duration {
+        self.epoch.get().map_or(Duration::ZERO, |e| e.elapsed())
+    }
+    fn start(&self) {
+        let _ = self.epoch.set(Instant::now());
+    }
+    fn instant(&self, at: Duration) -> Option<Instant> {
+        self.epoch.get().map(|e| *e + at)
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    core: Mutex<Core>,
+    wake: Notify,
+    clock: Clock,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Core> {
+        // A panic while holding the lock leaves a consistent-enough core:
+        // keep going rather than poisoning every later call.
+        self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A running session. Cheap to clone; dropping every handle does not end the
+/// session (call `close` through [`SharedSession::with`]).
+#[derive(Clone, Debug)]
+pub struct SharedSession {
+    shared: Arc<Shared>,
+}
+
+impl SharedSession {
+    /// Validate the settings, then start the NATS connection and the STAN
+    /// handshake on the current tokio runtime (panics outside one). Errors
+    /// here are synchronous: empty IDs and unusable server URLs.
+    pub fn start(
+        cluster_id: &str,
+        client_id: &str,
+        options: &Options,
+        sink: impl EventSink,
+        seed: u64,
+    ) -> Result<SharedSession, Error> {
+        let config = options.stan_config(cluster_id, client_id);
+        config.validate()?;
+        let (servers, nats_opts) = options.nats()?;
+        let core = Core::new(config, seed, Duration::ZERO)?;
+        let shared = Arc::new(Shared { core: Mutex::new(core), wake: Notify::new(), clock: Clock::default() });
+        let (status_tx, status_rx) = mpsc::unbounded_channel();
+        let wait = options.reconnect_time_wait;
+        let reconnect_tx = status_tx.clone();
+        let nats_opts = nats_opts
+            .reconnect_delay_callback(move |attempts| {
+                let _ = reconnect_tx.send(Status::Reconnecting(attempts));
+                if attempts <= 1 {
+                    Duration::ZERO
+                } else {
+                    wait
+                }
+            })
+            .event_callback(move |e| {
+                let _ = status_tx.send(Status::from(e));
+                async {}
+            });
+        let retry = options.wait_on_first_connect;
+        let driver = Driver {
+            shared: shared.clone(),
+            sink,
+            batch: Vec::new(),
+            nats_started: false,
+            connected_once: false,
+            first_connect_seen: false,
+            retry,
+            reconnect: options.reconnect,
+        };
+        tokio::spawn(driver.run(servers, nats_opts, retry, status_rx));
+        Ok(SharedSession { shared })
+    }
+
+    /// Run `f` with the session core and the session clock's `now`, then
+    /// wake the driver so it sends what `f` queued and reports its events.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Core, Duration) -> R) -> R {
+        let r = {
+            let mut core = self.shared.lock();
+            f(&mut core, self.shared.clock.now())
+        };
+        self.shared.wake.notify_one();
+        r
+    }
+}
+
+/// NATS status reports, from async-nats' callbacks.
+#[derive(Debug)]
+enum Status {
+    Connected,
+    Disconnected,
+    /// About to make connection attempt number `n` (counted since the last success).
+    Reconnecting(usize),
+    GaveUp,
+    Error(NatsErrorKind, String),
+    Ignore,
+}
+
+impl From<async_nats::Event> for Status {
+    fn from(e: async_nats::Event) -> Self {
+        use async_nats::{ClientError, Event, ServerError};
+        match e {
+            Event::Connected => Status::Connected,
+            Event::Disconnected => Status::Disconnected,
+            Event::ClientError(ClientError::MaxReconnects) => Status::GaveUp,
+            Event::ServerError(ServerError::AuthorizationViolation) => {
+                Status::Error(NatsErrorKind::Other, "Authorization Violation".to_string())
+            }
+            Event::ServerError(ServerError::Other(text))
+                if text.to_ascii_lowercase().contains("permissions violation") =>
+            {
+                Status::Error(NatsErrorKind::Permission, text)
+            }
+            Event::ServerError(e) => Status::Error(NatsErrorKind::Other, e.to_string()),
+            Event::ClientError(e) => Status::Error(NatsErrorKind::Other, e.to_string()),
+            _ => Status::Ignore,
+        }
+    }
+}
+
+struct Driver<S: EventSink> {
+    shared: Arc<Shared>,
+    sink: S,
+    batch: Vec<SessionEvent>,
+    /// True once NATS I/O may start (the writer runs).
+    nats_started: bool,
+    /// True once NATS was connected (or a disconnect was seen).
+    connected_once: bool,
+    /// True once async-nats reported the first `Connected` (or a disconnect).
+    first_connect_seen: bool,
+    /// Keep trying the first connection (`waitOnFirstConnect`).
+    retry: bool,
+    /// Reconnect after a disconnect.
+    reconnect: bool,
+}
+
+impl<S: EventSink> Driver<S> {
+    async fn run(
+        mut self,
+        servers: Vec<async_nats::ServerAddr>,
+        nats_opts: async_nats::ConnectOptions,
+        retry: bool,
+        mut status: mpsc::UnboundedReceiver<Status>,
+    ) {
+        let nats_opts = if retry { nats_opts.retry_on_initial_connect() } else { nats_opts };
+        let connect = nats_opts.connect(servers);
+        tokio::pin!(connect);
+        // Phase 1: wait for the NATS client, still serving the caller's commands.
+        let client = loop {
+            if self.pump(None) {
+                return;
+            }
+            tokio::select! {
+                r = &mut connect => match r {
+                    Ok(client) => break client,
+                    Err(e) => {
+                        self.batch.push(SessionEvent::Nats { kind: NatsErrorKind::ConnectFailed, text: e.to_string() });
+                        let mut core = self.shared.lock();
+                        core.close(self.shared.clock.now());
+                        while core.poll_transmit().is_some() {}
+                        drop(core);
+                        self.pump(None);
+                        return;
+                    }
+                },
+                Some(s) = status.recv() => self.status(s),
+                _ = self.shared.wake.notified() => {}
+            }
+        };
+        if !retry {
+            self.shared.clock.start();
+            self.connected_once = true;
+        }
+        let (writer_tx, writer_rx) = mpsc::unbounded_channel();
+        let (incoming_tx, mut incoming) = mpsc::channel::<IncomingMessage>(1024);
+        tokio::spawn(nats_io::run_writer(client, writer_rx, incoming_tx));
+        self.nats_started = true;
+        // Phase 2: pump until the session is closed.
+        loop {
+            if self.pump(Some(&writer_tx)) {
+                break;
+            }
+            let deadline = {
+                let mut core = self.shared.lock();
+                core.poll_timeout().and_then(|d| self.shared.clock.instant(d))
+            };
+            tokio::select! {
+                Some(first) = incoming.recv() => {
+                    let mut core = self.shared.lock();
+                    let now = self.shared.clock.now();
+                    core.handle_message(now, first);
+                    for _ in 1..MAX_MESSAGES_PER_TURN {
+                        match incoming.try_recv() {
+                            Ok(m) => core.handle_message(now, m),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                Some(s) = status.recv() => self.status(s),
+                _ = self.shared.wake.notified() => {}
+                _ = sleep_until(deadline) => {
+                    let now = self.shared.clock.now();
+                    self.shared.lock().handle_timeout(now);
+                }
+            }
+        }
+        let _ = writer_tx.send(WriterOp::Shutdown);
+    }
+
+    fn status(&mut self, s: Status) {
+        let mut core = self.shared.lock();
+        match s {
+            // The first connection (reported after `connect` returned, or
+            // later with `retry`) is not a reconnect.
+            Status::Connected if !self.first_connect_seen => {
+                self.first_connect_seen = true;
+                self.connected_once = true;
+                self.shared.clock.start();
+            }
+            Status::Connected => core.handle_nats_reconnected(),
+            Status::Disconnected => {
+                self.first_connect_seen = true;
+                self.connected_once = true;
+                core.handle_nats_disconnected();
+                if !self.reconnect {
+                    core.handle_nats_closed();
+                }
+            }
+            Status::GaveUp => core.handle_nats_closed(),
+            // Attempts before the first connection are not reconnects, except
+            // the retries of `waitOnFirstConnect`.
+            Status::Reconnecting(n) if self.connected_once || (self.retry && n > 1) => {
+                self.batch.push(SessionEvent::Reconnecting)
+            }
+            Status::Reconnecting(_) => {}
+            Status::Error(kind, text) => self.batch.push(SessionEvent::Nats { kind, text }),
+            Status::Ignore => {}
+        }
+    }
+
+    /// Hand queued NATS operations to the writer (once it runs) and queued
+    /// events to the sink. Returns true once the session is over.
+    fn pump(&mut self, writer: Option<&mpsc::UnboundedSender<WriterOp>>) -> bool {
+        let closed = {
+            let mut core = self.shared.lock();
+            if let Some(w) = writer {
+                while let Some(op) = core.poll_transmit() {
+                    let _ = w.send(WriterOp::Nats(op));
+                }
+            }
+            while let Some(ev) = core.poll_event() {
+                self.batch.push(SessionEvent::Core(ev));
+            }
+            core.is_closed()
+        };
+        if !self.batch.is_empty() {
+            self.sink.deliver(&mut self.batch);
+            self.batch.clear();
+        }
+        closed && (self.nats_started || writer.is_none())
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_stands_still_until_started() {
+        let c = Clock::default();
+        assert_eq!(c.now(), Duration::ZERO);
+        assert!(c.instant(Duration::from_secs(1)).is_none());
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(c.now(), Duration::ZERO);
+        c.start();
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(c.now() >= Duration::from_millis(5));
+        assert!(c.instant(Duration::from_secs(1)).is_some());
+    }
+
+    #[test]
+    fn permission_errors_are_told_apart() {
+        let e = async_nats::Event::ServerError(async_nats::ServerError::Other(
+            "Permissions Violation for Publish to foo".into(),
+        ));
+        assert!(matches!(Status::from(e), Status::Error(NatsErrorKind::Permission, _)));
+        let e = async_nats::Event::ClientError(async_nats::ClientError::MaxReconnects);
+        assert!(matches!(Status::from(e), Status::GaveUp));
+    }
+}

