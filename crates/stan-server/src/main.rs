@@ -90,6 +90,8 @@ fn run(opts: Options) -> Result<(), String> {
 }
 
 async fn serve(opts: &Options, url: &str) -> Result<(), String> {
+    // Install the handlers first: until then SIGTERM would kill us without cleanup.
+    let shutdown = shutdown_signal()?;
     let mut cfg = state::Config::new(&opts.cluster_id);
     cfg.hb_interval_ms = opts.hb_interval.as_millis() as u64;
     cfg.hb_timeout_ms = opts.hb_timeout.as_millis() as u64;
@@ -163,7 +165,7 @@ async fn serve(opts: &Options, url: &str) -> Result<(), String> {
         max_inactivity_ns: opts.max_inactivity.as_nanos() as i64,
     };
     let d = driver::Driver { client, journal, facts, monitor_rx };
-    d.run(st, shutdown_signal()).await
+    d.run(st, shutdown).await
 }
 
 fn log_limits(o: &Options) {
@@ -182,13 +184,15 @@ fn log_limits(o: &Options) {
     ));
 }
 
-async fn shutdown_signal() {
+/// A future that resolves on SIGINT or SIGTERM; the handlers are installed now.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => {},
-        _ = term.recv() => {},
-    }
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {},
+            _ = term.recv() => {},
+        }
+    })
 }
