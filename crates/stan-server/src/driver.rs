@@ -136,7 +136,8 @@ impl Driver {
             }
         }
         self.flush(&mut st, &itx).await?;
-        let _ = self.client.flush().await;
+        // Bounded: NATS may be gone already.
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.client.flush()).await;
         log::info(format_args!("Streaming Server is shutting down"));
         Ok(())
     }

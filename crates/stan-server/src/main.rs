@@ -81,7 +81,8 @@ fn run(opts: Options) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let result = rt.block_on(serve(&opts, &url));
+    let child_pid = child.as_ref().map(|c| c.pid());
+    let result = rt.block_on(serve(&opts, &url, child_pid));
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
     if let Some(c) = child.as_mut() {
         c.stop();
@@ -89,9 +90,24 @@ fn run(opts: Options) -> Result<(), String> {
     result
 }
 
-async fn serve(opts: &Options, url: &str) -> Result<(), String> {
+async fn serve(opts: &Options, url: &str, child_pid: Option<u32>) -> Result<(), String> {
     // Install the handlers first: until then SIGTERM would kill us without cleanup.
-    let shutdown = shutdown_signal()?;
+    let signal = shutdown_signal()?;
+    let (died_tx, died_rx) = tokio::sync::oneshot::channel::<String>();
+    if let Some(pid) = child_pid {
+        tokio::spawn(watch_child(pid, died_tx));
+    }
+    let child_died = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+    let died = child_died.clone();
+    let shutdown = async move {
+        tokio::select! {
+            _ = signal => {}
+            Ok(why) = died_rx => {
+                log::error(format_args!("{why}"));
+                *died.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+            }
+        }
+    };
     let mut cfg = state::Config::new(&opts.cluster_id);
     cfg.hb_interval_ms = opts.hb_interval.as_millis() as u64;
     cfg.hb_timeout_ms = opts.hb_timeout.as_millis() as u64;
@@ -165,7 +181,23 @@ async fn serve(opts: &Options, url: &str) -> Result<(), String> {
         max_inactivity_ns: opts.max_inactivity.as_nanos() as i64,
     };
     let d = driver::Driver { client, journal, facts, monitor_rx };
-    d.run(st, shutdown).await
+    d.run(st, shutdown).await?;
+    let why = child_died.lock().unwrap_or_else(|e| e.into_inner()).take();
+    why.map_or(Ok(()), Err)
+}
+
+/// Report when the embedded nats-server exits on its own (we cannot serve without it).
+async fn watch_child(pid: u32, died: tokio::sync::oneshot::Sender<String>) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let mut status = 0;
+        // SAFETY: polling our own child by PID without blocking.
+        let r = unsafe { libc::waitpid(pid as libc::pid_t, &mut status, libc::WNOHANG) };
+        if r == pid as libc::pid_t || r < 0 {
+            let _ = died.send(format!("the embedded nats-server (pid {pid}) exited unexpectedly; shutting down"));
+            return;
+        }
+    }
 }
 
 fn log_limits(o: &Options) {

@@ -119,7 +119,7 @@ impl NatsChild {
 
     /// Whether the child exited by itself.
     pub fn exited(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(Some(_)))
+        !matches!(self.child.try_wait(), Ok(None))
     }
 
     /// SIGTERM, then SIGKILL after a grace period.
@@ -131,7 +131,8 @@ impl NatsChild {
         }
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(3) {
-            if let Ok(Some(_)) = self.child.try_wait() {
+            // An error means it was already reaped (by the exit watchdog).
+            if !matches!(self.child.try_wait(), Ok(None)) {
                 return self.cleanup();
             }
             std::thread::sleep(Duration::from_millis(20));

@@ -114,3 +114,19 @@ fn sigkill_leaves_no_orphan() {
     child.wait().unwrap();
     assert!(wait_dead(nats_pid), "nats-server {nats_pid} was orphaned");
 }
+
+#[test]
+fn server_exits_when_its_nats_server_dies() {
+    let (mut child, nats_pid, _rx) = start(&[]);
+    // SAFETY: signalling the nats-server our server started for this test.
+    unsafe { libc::kill(nats_pid as i32, libc::SIGKILL) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "stan-server kept running without its nats-server");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(1));
+}
