@@ -124,6 +124,10 @@ impl NatsChild {
 
     /// SIGTERM, then SIGKILL after a grace period.
     pub fn stop(&mut self) {
+        // Already gone (or reaped by the exit watchdog): never signal a PID that may be reused.
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return self.cleanup();
+        }
         let pid = self.child.id() as libc::pid_t;
         // SAFETY: signalling our own child by its PID.
         unsafe {

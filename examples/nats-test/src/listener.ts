@@ -1,5 +1,6 @@
 import nats, { Message } from 'node-nats-streaming';
 import { randomBytes } from 'crypto';
+import { TicketCreatedListener } from './events/ticket-created-listener';
 
 if (process.stdout.isTTY) console.clear();
 
@@ -15,27 +16,10 @@ stan.on('connect', () => {
     process.exit();
   });
 
-  const options = stan
-    .subscriptionOptions()
-    .setManualAckMode(true)
-    // Replay every event the first time this service subscribes...
-    .setDeliverAllAvailable()
-    // ...and afterwards resume after the last acknowledged one.
-    .setDurableName('accounting-service');
-
-  // The queue group keeps the durable alive while the service is down,
-  // and shares events between the service's instances.
-  const subscription = stan.subscribe('ticket:created', 'order-service-queue-group', options);
-
-  subscription.on('message', (msg: Message) => {
-    const data = msg.getData();
-
-    if (typeof data === 'string') {
-      console.log(`Received event #${msg.getSequence()}, with data: ${data}`);
-    }
-
-    msg.ack();
-  });
+  // Subscribes to ticket:created in the queue group 'order-service-queue-group'
+  // with manual acks, setDeliverAllAvailable() and a durable name (the queue
+  // group's): see src/events/base-listener.ts.
+  new TicketCreatedListener(stan).listen();
 });
 
 process.on('SIGINT', () => stan.close());

@@ -1,5 +1,6 @@
 import nats from 'node-nats-streaming';
 import { randomBytes } from 'crypto';
+import { TicketCreatedPublisher } from './events/ticket-created-publisher';
 
 if (process.stdout.isTTY) console.clear();
 
@@ -7,7 +8,7 @@ const stan = nats.connect('ticketing', randomBytes(4).toString('hex'), {
   url: 'http://localhost:4222',
 });
 
-stan.on('connect', () => {
+stan.on('connect', async () => {
   console.log('Publisher connected to NATS');
 
   stan.on('close', () => {
@@ -15,16 +16,18 @@ stan.on('connect', () => {
     process.exit();
   });
 
-  // NATS Streaming only transports strings (or raw bytes): serialise the event.
-  const data = JSON.stringify({
-    id: '123',
-    title: 'concert',
-    price: 20,
-  });
-
-  stan.publish('ticket:created', data, () => {
-    console.log('Event published');
-  });
+  const publisher = new TicketCreatedPublisher(stan);
+  try {
+    // NATS Streaming only transports strings (or raw bytes): the publisher
+    // serialises the event with JSON.stringify.
+    await publisher.publish({
+      id: '123',
+      title: 'concert',
+      price: 20,
+    });
+  } catch (err) {
+    console.error(err);
+  }
 });
 
 process.on('SIGINT', () => stan.close());
