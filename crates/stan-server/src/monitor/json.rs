@@ -220,7 +220,8 @@ fn subz(s: &Sub) -> Subscriptionz {
         client_id: s.client_id.clone(),
         inbox: s.inbox.clone(),
         ack_inbox: s.ack_inbox.clone(),
-        durable_name: s.durable_name.clone(),
+        // Like the reference: a durable queue member shows only `queue_name` (`durable:queue`).
+        durable_name: if s.queue.is_empty() { s.durable_name.clone() } else { String::new() },
         queue_name: s.queue.clone(),
         is_durable: s.is_durable,
         is_offline: s.offline,
