@@ -373,3 +373,50 @@ mod tests {
         assert_eq!(uptime(Duration::from_secs(86_400 + 5)), "1d0h0m5s");
     }
 }
+
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+    use crate::state::Config;
+    use stan_proto::{encode, ConnectRequest, SubscriptionRequest};
+
+    fn facts() -> ServerFacts {
+        ServerFacts {
+            server_id: "S".into(),
+            version: "0".into(),
+            start: SystemTime::now(),
+            store_type: "MEMORY",
+            max_inactivity_ns: 0,
+        }
+    }
+
+    fn query(path: &str, params: &[(&str, &str)]) -> Query {
+        Query { path: path.into(), params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
+    }
+
+    #[test]
+    fn durable_queue_member_has_queue_name_only() {
+        let mut st = State::new(Config::new("c"));
+        let cr = ConnectRequest { client_id: "a".into(), heartbeat_inbox: "hb".into(), ..Default::default() };
+        st.handle_connect("r", &encode(&cr), 0);
+        let sr = SubscriptionRequest {
+            client_id: "a".into(),
+            subject: "ch".into(),
+            q_group: "grp".into(),
+            durable_name: "dur".into(),
+            inbox: "in".into(),
+            max_in_flight: 1,
+            ack_wait_in_secs: 1,
+            ..Default::default()
+        };
+        st.handle_subscribe("r", &encode(&sr), 0, 1);
+        let r = respond(&st, &facts(), &query("/streaming/channelsz", &[("channel", "ch"), ("subs", "1")]));
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        let sub = &v["subscriptions"][0];
+        assert_eq!(sub["queue_name"], "dur:grp");
+        assert!(sub.get("durable_name").is_none(), "{sub}");
+        assert_eq!(sub["is_durable"], true);
+        let r = respond(&st, &facts(), &query("/streaming/channelsz", &[("channel", "nope")]));
+        assert_eq!((r.status, r.body.as_str()), (404, "Channel nope not found\n"));
+    }
+}
