@@ -80,8 +80,8 @@ async function scenario(crash: Crash): Promise<{ resumed: number[]; firstRedeliv
   }
   expect(server.running).toBe(false);
   // The old clients are gone with the "crash"; drop their sockets without a STAN close.
-  clients.abandon(pub);
-  clients.abandon(owner);
+  await clients.abandon(pub);
+  await clients.abandon(owner);
 
   await server.restart();
   const ch = await getJson<{ msgs: number; first_seq: number; last_seq: number }>(

@@ -1,6 +1,6 @@
 // Every start position, on a channel holding 5 messages (and more as the tests publish).
 
-import nats from 'node-nats-streaming';
+import nats from './helpers/client';
 import { useServer } from './helpers/fixture';
 import { ReadySub, Stan, publish, publishMany, seqs, subscribe, uid } from './helpers/stan';
 

@@ -48,4 +48,15 @@ function unsupported (what) {
   return err
 }
 
-module.exports = { TEXT, stanError, coerceError, unsupported }
+/**
+ * Errors the addon throws are made by napi in Node's main realm. Where this
+ * package was loaded in another realm (a Jest test file runs in a vm context),
+ * `err instanceof Error` would be false there; re-create them here, with the
+ * same code and text, so they are Errors of the realm the caller lives in.
+ */
+function fromNative (e) {
+  if (e instanceof Error || e === null || typeof e !== 'object') return e
+  return stanError(e.code, e.message)
+}
+
+module.exports = { TEXT, stanError, coerceError, unsupported, fromNative }

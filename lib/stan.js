@@ -3,7 +3,7 @@
 // StartPosition, version, NewSubscriptionOptions. All protocol work happens in
 // the native session; this file turns its event batches into events.
 const { EventEmitter } = require('events')
-const { TEXT, stanError, coerceError } = require('./errors')
+const { TEXT, stanError, coerceError, fromNative } = require('./errors')
 const { parseOptions, toNative } = require('./options')
 const { StartPosition, SubscriptionOptions, Subscription, toNativeSubOptions } = require('./subscription')
 const { Message } = require('./message')
@@ -74,7 +74,11 @@ class Stan extends EventEmitter {
       (opts !== null && typeof opts === 'object' && (opts.url !== undefined || opts.uri !== undefined || opts.port !== undefined))
     const nativeOptions = toNative(this.options, explicitUrl)
     const { NativeStan } = nativeBinding()
-    this._native = new NativeStan(clusterID, clientID, nativeOptions, () => this._onWake())
+    try {
+      this._native = new NativeStan(clusterID, clientID, nativeOptions, () => this._onWake())
+    } catch (err) {
+      throw fromNative(err)
+    }
     const info = this._native.info()
     this.ackSubject = info.ackSubject
     this.connId = Buffer.from(info.connId, 'utf8')
@@ -120,7 +124,8 @@ class Stan extends EventEmitter {
       else if (data === undefined || data === null) guid = this._native.publish(subject, EMPTY)
       else if (data instanceof Uint8Array) guid = this._native.publish(subject, data)
       else throw coerceError(data)
-    } catch (err) {
+    } catch (e) {
+      const err = fromNative(e)
       if (cb && err.code !== 'BAD_DATA' && err.code !== 'StringExpected') {
         cb(err)
         return
@@ -161,7 +166,8 @@ class Stan extends EventEmitter {
     let id
     try {
       id = this._native.subscribe(subject, toNativeSubOptions(group, opts))
-    } catch (err) {
+    } catch (e) {
+      const err = fromNative(e)
       if (err.code === 'BAD_ACK_WAIT') throw err
       // What the server would refuse is reported the way a refusal is: error, then unsubscribed.
       if (err.code === 'SERVER_ERROR') later(err, 'unsubscribed')

@@ -3,7 +3,7 @@
 // and Subscription (an EventEmitter: ready, message, error, timeout,
 // unsubscribed, closed).
 const { EventEmitter } = require('events')
-const { stanError } = require('./errors')
+const { stanError, fromNative } = require('./errors')
 
 const StartPosition = Object.freeze({
   NEW_ONLY: 0,
@@ -147,7 +147,7 @@ class Subscription extends EventEmitter {
     try {
       sc._endSubscription(this._id, doClose)
     } catch (e) {
-      this.emit('error', e)
+      this.emit('error', fromNative(e))
     }
   }
 }

@@ -657,10 +657,10 @@ if (!nativeBinding || forceWasi) {
     let candidateError = null
     let candidateFailed = false
     try {
-      candidateError = __napiWasiResolveCandidate('../npm/.linux-x64-gnu.napi-stage-S6Kw9D/stan-node.wasi.cjs', false, ['../npm/.linux-x64-gnu.napi-stage-S6Kw9D/stan-node.wasm32-wasi.debug.wasm', '../npm/.linux-x64-gnu.napi-stage-S6Kw9D/stan-node.wasm32-wasi.wasm'])
+      candidateError = __napiWasiResolveCandidate('../npm/linux-x64-gnu/stan-node.wasi.cjs', false, ['../npm/linux-x64-gnu/stan-node.wasm32-wasi.debug.wasm', '../npm/linux-x64-gnu/stan-node.wasm32-wasi.wasm'])
       candidateFailed = candidateError !== null
       if (!candidateFailed) {
-        wasiBinding = require('../npm/.linux-x64-gnu.napi-stage-S6Kw9D/stan-node.wasi.cjs')
+        wasiBinding = require('../npm/linux-x64-gnu/stan-node.wasi.cjs')
         nativeBinding = wasiBinding
         __napiLoadedBindingTarget = 'wasm32-wasi'
         wasiBindingLoaded = true

@@ -5,6 +5,11 @@
 //! `STAN_SERVER_IMPL=reference` runs the Go nats-streaming-server 0.25.6
 //! (`.tools/bin`, or `STAN_REFERENCE_BIN`). Both get the same flags.
 //!
+//! `natsServer: await NatsServer.start()` runs either implementation with
+//! `-ns <url>` against a nats-server this harness started separately, so a test
+//! can restart NATS under running clients (disconnect/reconnect) or stop the
+//! streaming server while NATS stays up.
+//!
 //! Every server runs in a process group of its own that this harness created,
 //! so stop()/kill9() also end any child (ours runs a nats-server child) and
 //! nothing is left behind; Jest's globalTeardown kills any group a test file
@@ -58,6 +63,12 @@ export interface ServerOptions {
   extraArgs?: string[];
   /** How long start() may take before it gives up. */
   startTimeoutMs?: number;
+  /**
+   * Run with `-ns <natsServer.url>` against this separately started
+   * nats-server instead of an embedded one (ours: instead of its child). The
+   * STAN server's `port`/`url` are then the nats-server's.
+   */
+  natsServer?: NatsServer;
 }
 
 /** Ask the kernel for a free TCP port on 127.0.0.1. */
@@ -101,7 +112,7 @@ export class StanServer {
     this.impl = impl();
     this.opts = opts;
     this.clusterId = opts.clusterId ?? 'test-cluster';
-    this.port = port;
+    this.port = opts.natsServer?.port ?? port;
     this.monitorPort = monitorPort;
     this.dir = dir;
   }
@@ -148,7 +159,9 @@ export class StanServer {
 
   args(): string[] {
     const o = this.opts;
-    const a = ['-a', '127.0.0.1', '-p', String(this.port), '-m', String(this.monitorPort), '-cid', this.clusterId];
+    const a = ['-a', '127.0.0.1', '-m', String(this.monitorPort), '-cid', this.clusterId];
+    if (o.natsServer !== undefined) a.push('-ns', o.natsServer.url);
+    else a.push('-p', String(this.port));
     if (o.hbi !== undefined) a.push('-hbi', o.hbi);
     if (o.hbt !== undefined) a.push('-hbt', o.hbt);
     if (o.hbf !== undefined) a.push('-hbf', String(o.hbf));
@@ -223,6 +236,15 @@ export class StanServer {
     throw new Error(`server not ready after ${timeoutMs} ms: ${last}`);
   }
 
+  /** SIGSTOP / SIGCONT the server process (it stays subscribed on NATS but answers nothing while stopped). */
+  pause(): void {
+    this.killGroupSync('SIGSTOP');
+  }
+
+  resume(): void {
+    this.killGroupSync('SIGCONT');
+  }
+
   /** Signal the whole process group this harness created for the server. */
   killGroupSync(sig: NodeJS.Signals): void {
     const pid = this.proc?.pid;
@@ -254,6 +276,8 @@ export class StanServer {
       } catch {
         // already gone
       }
+      // A paused server (pause()) handles the SIGTERM only once it runs again.
+      this.killGroupSync('SIGCONT');
       if (!(await this.waitExit(graceMs))) {
         this.killGroupSync('SIGKILL');
         await this.waitExit(5000);
@@ -296,5 +320,136 @@ export class StanServer {
     if (this.ownsDir && this.dir !== undefined) {
       fs.rmSync(this.dir, { recursive: true, force: true });
     }
+  }
+}
+
+/**
+ * A plain nats-server on a free loopback port, in a process group of its own
+ * (registered like the STAN servers), for `ServerOptions.natsServer`.
+ */
+export class NatsServer {
+  readonly port: number;
+  private proc: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private logBuf = '';
+
+  private constructor(port: number) {
+    this.port = port;
+  }
+
+  static async start(): Promise<NatsServer> {
+    const n = new NatsServer(await freePort());
+    await n.launch();
+    return n;
+  }
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  get running(): boolean {
+    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  logs(): string {
+    return this.logBuf;
+  }
+
+  private async launch(timeoutMs = 10000): Promise<void> {
+    const bin = natsServerBinary();
+    if (!fs.existsSync(bin)) throw new Error(`nats-server not found at ${bin} (run .ci/setup, or set NATS_SERVER_BIN)`);
+    const proc = spawn(bin, ['-a', '127.0.0.1', '-p', String(this.port)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    this.proc = proc;
+    if (proc.pid !== undefined) register(proc.pid);
+    const onData = (d: Buffer): void => {
+      this.logBuf = (this.logBuf + d.toString('utf8')).slice(-LOG_LIMIT);
+    };
+    proc.stdout?.on('data', onData);
+    proc.stderr?.on('data', onData);
+    this.exited = new Promise<void>((resolve) => {
+      proc.on('exit', () => resolve());
+      proc.on('error', (e) => {
+        this.logBuf += `\n[harness] spawn error: ${e.message}\n`;
+        resolve();
+      });
+    });
+    const deadline = Date.now() + timeoutMs;
+    let last = 'not started';
+    while (Date.now() < deadline) {
+      if (!this.running) break;
+      try {
+        const nc = await RawNats.connect(this.port, 1000);
+        await nc.close();
+        return;
+      } catch (e) {
+        last = (e as Error).message;
+      }
+      await sleep(50);
+    }
+    await this.kill9();
+    throw new Error(`nats-server not ready on ${this.port}: ${last}\n--- log ---\n${this.logBuf}`);
+  }
+
+  private killGroupSync(sig: NodeJS.Signals): void {
+    const pid = this.proc?.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // group already gone
+    }
+  }
+
+  private async waitExit(ms: number): Promise<boolean> {
+    let t: NodeJS.Timeout | undefined;
+    const r = await Promise.race([
+      this.exited.then(() => true),
+      new Promise<boolean>((resolve) => {
+        t = setTimeout(() => resolve(false), ms);
+      }),
+    ]);
+    if (t) clearTimeout(t);
+    return r;
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  async stop(graceMs = 5000): Promise<void> {
+    if (this.proc === undefined) return;
+    if (this.running) {
+      this.killGroupSync('SIGTERM');
+      if (!(await this.waitExit(graceMs))) {
+        this.killGroupSync('SIGKILL');
+        await this.waitExit(5000);
+      }
+    }
+    if (this.proc.pid !== undefined) unregister(this.proc.pid);
+  }
+
+  async kill9(): Promise<void> {
+    if (this.proc === undefined) return;
+    this.killGroupSync('SIGKILL');
+    await this.waitExit(5000);
+    if (this.proc.pid !== undefined) unregister(this.proc.pid);
+  }
+
+  /** Start again on the same port (stopping first if it runs). */
+  async restart(): Promise<void> {
+    if (this.running) await this.stop();
+    this.logBuf += '\n[harness] ---- restart ----\n';
+    let lastErr: Error | undefined;
+    for (let i = 0; i < 3; i++) {
+      try {
+        await this.launch();
+        return;
+      } catch (e) {
+        lastErr = e as Error;
+        await sleep(300);
+      }
+    }
+    throw lastErr;
   }
 }

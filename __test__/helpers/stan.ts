@@ -1,12 +1,13 @@
-//! Promise helpers around the unmodified reference client node-nats-streaming
-//! 0.3.2, with bounded waits everywhere, and a tracker that closes every
-//! client a test opened (a client left open keeps reconnecting forever).
+//! Promise helpers around the client under test (STAN_CLIENT, see client.ts:
+//! the unmodified node-nats-streaming 0.3.2 or our package), with bounded
+//! waits everywhere, and a tracker that closes every client a test opened (a
+//! client left open keeps reconnecting forever).
 
 import * as crypto from 'crypto';
-import nats, { Message, Stan, StanOptions, Subscription, SubscriptionOptions } from 'node-nats-streaming';
+import nats, { CLIENT, Message, Stan, StanOptions, Subscription, SubscriptionOptions } from './client';
 import { StanServer } from './server';
 
-export { Message, Stan, Subscription, SubscriptionOptions };
+export { CLIENT, Message, Stan, Subscription, SubscriptionOptions };
 
 /** The 0.3.2 runtime has these; its d.ts does not. */
 export interface MessageExtra {
@@ -20,7 +21,7 @@ export function uid(prefix = 'c'): string {
   return `${prefix}-${crypto.randomBytes(4).toString('hex')}`;
 }
 
-/** Errors arrive as strings (server texts in 0.3.2), Error or NatsError objects. */
+/** Errors arrive as strings (server texts in 0.3.2), Error or NatsError objects (ours: always Errors). */
 export function errText(e: unknown): string {
   if (typeof e === 'string') return e;
   if (e instanceof Error) return e.message;
@@ -115,11 +116,17 @@ export class Clients {
     await closeStan(sc, ms);
   }
 
-  /** Drop a client's NATS connection without a STAN close (like a crashed process). */
-  abandon(sc: Stan): void {
+  /**
+   * Make a client go away while its server is down (like a crashed process).
+   * Reference: drop the NATS connection without a STAN close. Ours has no
+   * such handle: close() (its CloseRequest times out while no server runs,
+   * then the session ends), awaited, so nothing reaches a restarted server.
+   */
+  async abandon(sc: Stan, ms = 5000): Promise<void> {
     this.all.delete(sc);
     this.kept.delete(sc);
-    forceClose(sc);
+    if (CLIENT === 'reference') forceClose(sc);
+    else await closeStan(sc, ms);
   }
 
   /** Close the clients of the current test. */
@@ -150,6 +157,7 @@ interface StanInternals {
  * or its ping timer would later publish on the closed connection and throw.
  */
 function forceClose(sc: Stan): void {
+  if (CLIENT === 'ours') return; // no nats.js underneath; close() ends everything
   const internals = sc as unknown as StanInternals;
   try {
     internals.cleanupOnClose?.call(sc, new Error('stan: Connection closed'));

@@ -143,6 +143,7 @@ impl SharedSession {
             first_connect_seen: false,
             retry,
             reconnect: options.reconnect,
+            nats_down: false,
         };
         tokio::spawn(driver.run(servers, nats_opts, retry, status_rx));
         Ok(SharedSession { shared })
@@ -188,6 +189,11 @@ impl From<async_nats::Event> for Status {
                 Status::Error(NatsErrorKind::Permission, text)
             }
             Event::ServerError(e) => Status::Error(NatsErrorKind::Other, e.to_string()),
+            // async-nats reports each failed (re)connect attempt as `Other`;
+            // nats.js v1 never reports those as errors once it had connected
+            // (only 'reconnecting' per attempt), and the first connection's
+            // failure comes back from `connect` itself.
+            Event::ClientError(ClientError::Other(_)) => Status::Ignore,
             Event::ClientError(e) => Status::Error(NatsErrorKind::Other, e.to_string()),
             _ => Status::Ignore,
         }
@@ -208,6 +214,8 @@ struct Driver<S: EventSink> {
     retry: bool,
     /// Reconnect after a disconnect.
     reconnect: bool,
+    /// The NATS connection is down (a disconnect was handled, no reconnect yet).
+    nats_down: bool,
 }
 
 impl<S: EventSink> Driver<S> {
@@ -293,10 +301,16 @@ impl<S: EventSink> Driver<S> {
                 self.connected_once = true;
                 self.shared.clock.start();
             }
-            Status::Connected => core.handle_nats_reconnected(),
+            Status::Connected => {
+                self.nats_down = false;
+                core.handle_nats_reconnected()
+            }
+            // Already handled: the first reconnect attempt was reported first.
+            Status::Disconnected if self.nats_down => {}
             Status::Disconnected => {
                 self.first_connect_seen = true;
                 self.connected_once = true;
+                self.nats_down = true;
                 core.handle_nats_disconnected();
                 if !self.reconnect {
                     core.handle_nats_closed();
@@ -306,6 +320,20 @@ impl<S: EventSink> Driver<S> {
             // Attempts before the first connection are not reconnects, except
             // the retries of `waitOnFirstConnect`.
             Status::Reconnecting(n) if self.connected_once || (self.retry && n > 1) => {
+                // async-nats asks for the first delay before its `Disconnected`
+                // event reaches us: handle the disconnect now, so 'disconnect'
+                // comes before 'reconnecting' (as in nats.js).
+                if self.connected_once && !self.nats_down {
+                    self.first_connect_seen = true;
+                    self.nats_down = true;
+                    core.handle_nats_disconnected();
+                    if !self.reconnect {
+                        core.handle_nats_closed();
+                    }
+                    while let Some(ev) = core.poll_event() {
+                        self.batch.push(SessionEvent::Core(ev));
+                    }
+                }
                 self.batch.push(SessionEvent::Reconnecting)
             }
             Status::Reconnecting(_) => {}
@@ -369,5 +397,8 @@ mod tests {
         assert!(matches!(Status::from(e), Status::Error(NatsErrorKind::Permission, _)));
         let e = async_nats::Event::ClientError(async_nats::ClientError::MaxReconnects);
         assert!(matches!(Status::from(e), Status::GaveUp));
+        // A failed reconnect attempt is not an error event (nats.js v1 has none).
+        let e = async_nats::Event::ClientError(async_nats::ClientError::Other("IO error".into()));
+        assert!(matches!(Status::from(e), Status::Ignore));
     }
 }

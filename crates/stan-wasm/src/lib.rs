@@ -1,0 +1,26 @@
+//! NATS Streaming in the browser: a thin wasm-bindgen driver that pumps the
+//! sans-IO `stan-core` session over a `WebSocket`, speaking the NATS text
+//! protocol with `nats-wire`.
+//!
+//! Layout:
+//! - [`session`]: NATS connection glue, host-testable (CONNECT on INFO, PONG
+//!   on PING, MSG into the core, the core's ops out as bytes);
+//! - [`options`]: option values (as the JS facade passes them) into core settings;
+//! - [`codes`]: the one error-conversion point (stable `code` strings);
+//! - `driver` (wasm32 only): the `WasmStan` class, WebSocket callbacks,
+//!   timers and the batched event callback.
+//!
+//! What it does not do: reconnect (a closed WebSocket ends the session),
+//! TLS options (use a `wss://` URL), or any STAN protocol logic (the core
+//! does it). The JS API lives in `npm/wasm/` over the generated binding.
+
+pub mod codes;
+pub mod options;
+pub mod session;
+
+#[cfg(target_arch = "wasm32")]
+mod driver;
+#[cfg(target_arch = "wasm32")]
+mod events;
+#[cfg(target_arch = "wasm32")]
+mod js;

@@ -1,0 +1,4 @@
+export enum Subjects {
+  TicketCreated = 'ticket:created',
+  OrderUpdated = 'order:updated',
+}
