@@ -1,54 +1,16 @@
 'use strict'
-// connect() options: node-nats-streaming's defaults, aliases and URL rules
-// (spec §1.2/§1.3), then the plain object the native addon takes.
+// The Node package's connect() options: nats:// URL rules (spec §1.2/§1.3)
+// and the plain object the native addon takes; the rest is lib/shared/options.js.
 const { URL } = require('url')
-const { TEXT, unsupported } = require('./errors')
+const { stanError } = require('./shared/errors')
+const { defaultsWith, parseWith, num, requireBinaryEncoding, credentials, stanSettings } = require('./shared/options')
 
 const DEFAULT_PORT = 4222
 const DEFAULT_PRE = 'nats://localhost:'
-const DEFAULT_URI = DEFAULT_PRE + DEFAULT_PORT
+const DEFAULTS = defaultsWith(DEFAULT_PRE + DEFAULT_PORT)
 
-const DEFAULTS = Object.freeze({
-  ackTimeout: 30000,
-  connectTimeout: 2000,
-  discoverPrefix: '_STAN.discover',
-  maxPubAcksInflight: 16384,
-  maxReconnectAttempts: -1,
-  stanEncoding: 'utf8',
-  stanMaxPingOut: 3,
-  stanPingInterval: 5000,
-  url: DEFAULT_URI
-})
-
-// Options copied as they are (node-nats-streaming forwards them to nats.js).
-const COPIED = [
-  'ackTimeout', 'connectTimeout', 'discoverPrefix', 'maxPubAcksInflight', 'nc', 'stanEncoding',
-  'stanMaxPingOut', 'stanPingInterval', 'encoding', 'maxPingOut', 'maxReconnectAttempts', 'name',
-  'nkey', 'noRandomize', 'nonceSigner', 'pass', 'pedantic', 'pingInterval', 'reconnect',
-  'reconnectTimeWait', 'servers', 'tls', 'token', 'tokenHandler', 'url', 'useOldRequestStyle', 'user',
-  'userCreds', 'userJWT', 'verbose', 'waitOnFirstConnect', 'yieldTime',
-  // nats.js master additions (ignored by 0.3.2, accepted here)
-  'reconnectJitter', 'reconnectJitterTLS', 'reconnectDelayHandler', 'timeout'
-]
-
-const ALIASES = {
-  client: 'name',
-  credentials: 'userCreds',
-  dontRandomize: 'noRandomize',
-  jwt: 'userJWT',
-  JWT: 'userJWT',
-  nkeys: 'nkey',
-  NoRandomize: 'noRandomize',
-  password: 'pass',
-  secure: 'tls',
-  sig: 'nonceSigner',
-  sigCB: 'nonceSigner',
-  sigCallback: 'nonceSigner',
-  sigcb: 'nonceSigner',
-  uri: 'url',
-  urls: 'servers',
-  usercreds: 'userCreds',
-  userjwt: 'userJWT'
+function unsupported (what) {
+  return stanError('UNSUPPORTED_OPTION', `stan: ${what} is not supported by this package`)
 }
 
 /** The string-argument and servers[] normalisation: add `nats://` and `:4222` when missing. */
@@ -71,24 +33,7 @@ function checkRawUrl (url) {
 }
 
 function parseOptions (opts) {
-  const options = Object.assign({}, DEFAULTS)
-  if (opts === undefined || opts === null) {
-    options.url = DEFAULT_URI
-  } else if (typeof opts === 'number') {
-    options.url = DEFAULT_PRE + opts
-  } else if (typeof opts === 'string') {
-    options.url = sanitizeUrl(opts)
-  } else if (typeof opts === 'object') {
-    if (opts.port !== undefined) options.url = DEFAULT_PRE + opts.port
-    for (const k of COPIED) if (opts[k] !== undefined) options[k] = opts[k]
-    for (const [alias, k] of Object.entries(ALIASES)) if (opts[alias] !== undefined) options[k] = opts[alias]
-  }
-  return options
-}
-
-function num (v, dflt) {
-  const n = Number(v)
-  return Number.isFinite(n) ? n : dflt
+  return parseWith(opts, DEFAULTS, (port) => DEFAULT_PRE + port, sanitizeUrl)
 }
 
 /** Checks node-nats-streaming makes synchronously in connect(), plus what we cannot honour. */
@@ -96,12 +41,7 @@ function toNative (options, explicitUrl) {
   if (options.nc !== undefined) {
     throw unsupported('the `nc` option (an existing nats.js v1 connection)')
   }
-  if (options.encoding && options.encoding !== 'binary') {
-    const err = new Error(TEXT.BINARY_ENCODING_REQUIRED)
-    err.code = 'BINARY_ENCODING_REQUIRED'
-    throw err
-  }
-  options.encoding = 'binary'
+  requireBinaryEncoding(options)
   for (const k of ['nkey', 'nonceSigner', 'userJWT']) {
     if (options[k] !== undefined) throw unsupported(`the \`${k}\` option (use \`userCreds\` with a credentials file)`)
   }
@@ -120,14 +60,7 @@ function toNative (options, explicitUrl) {
   } else {
     servers = [checkRawUrl(String(options.url))].concat(list)
   }
-  let token = options.token
-  if (token === undefined && typeof options.tokenHandler === 'function') token = options.tokenHandler()
-  return {
-    servers,
-    user: options.user === undefined ? undefined : String(options.user),
-    pass: options.pass === undefined ? undefined : String(options.pass),
-    token: token === undefined ? undefined : String(token),
-    name: options.name === undefined ? undefined : String(options.name),
+  return Object.assign({ servers }, credentials(options), {
     tls,
     userCreds: options.userCreds === undefined ? undefined : String(options.userCreds),
     maxReconnectAttempts: num(options.maxReconnectAttempts, -1),
@@ -135,14 +68,8 @@ function toNative (options, explicitUrl) {
     reconnectTimeWait: options.reconnectTimeWait === undefined ? undefined : num(options.reconnectTimeWait, 2000),
     waitOnFirstConnect: Boolean(options.waitOnFirstConnect),
     pingInterval: options.pingInterval === undefined ? undefined : num(options.pingInterval, 120000),
-    timeout: options.timeout === undefined ? undefined : num(options.timeout, 0),
-    connectTimeout: num(options.connectTimeout, DEFAULTS.connectTimeout),
-    ackTimeout: num(options.ackTimeout, DEFAULTS.ackTimeout),
-    discoverPrefix: String(options.discoverPrefix),
-    maxPubAcksInflight: num(options.maxPubAcksInflight, DEFAULTS.maxPubAcksInflight),
-    stanPingInterval: num(options.stanPingInterval, DEFAULTS.stanPingInterval),
-    stanMaxPingOut: Math.trunc(num(options.stanMaxPingOut, DEFAULTS.stanMaxPingOut))
-  }
+    timeout: options.timeout === undefined ? undefined : num(options.timeout, 0)
+  }, stanSettings(options))
 }
 
-module.exports = { DEFAULTS, parseOptions, toNative, sanitizeUrl }
+module.exports = { parseOptions, toNative }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the browser package: stan-wasm for wasm32-unknown-unknown, then
-# wasm-bindgen --target web into npm/wasm/pkg/ (generated, gitignored).
+# wasm-bindgen --target web into npm/wasm/pkg/, and the ES modules of the
+# facade shared with the Node package (lib/shared/) into npm/wasm/lib/gen/
+# (both generated, gitignored).
 # Installs what is missing (the wasm32 target; wasm-bindgen-cli at the exact
 # version of the crate's pinned wasm-bindgen, into .tools/cargo). Idempotent.
 set -euo pipefail
@@ -29,4 +31,5 @@ else
 fi
 "$WB" --target web --out-dir npm/wasm/pkg --out-name stan_wasm \
   "target/wasm32-unknown-unknown/$PROFILE/stan_wasm.wasm"
+node scripts/cjs-to-esm.js
 echo "built npm/wasm/pkg ($(du -k npm/wasm/pkg/stan_wasm_bg.wasm | cut -f1) KiB wasm)"

@@ -1,6 +1,6 @@
 // Loads the generated binding (pkg/, from scripts/build-wasm.sh) once.
 import wasmInit, * as generated from '../pkg/stan_wasm.js'
-import { stanError } from './errors.js'
+import { stanError } from './gen/errors.js'
 
 let ready = null
 let loaded = false
@@ -28,6 +28,6 @@ export function isInitialized () {
 }
 
 export function binding () {
-  if (!loaded) throw stanError('NOT_INITIALIZED')
+  if (!loaded) throw stanError('NOT_INITIALIZED', 'stan: the wasm module is not loaded: `await init()` before `connect()`')
   return generated
 }

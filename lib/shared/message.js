@@ -1,8 +1,9 @@
-// Message: one delivered STAN message with node-nats-streaming's getters.
+'use strict'
+// Message: one delivered STAN message with node-nats-streaming's getters,
+// made from a session's message record (both packages).
+const { utf8Decode, asUint8Array } = require('../platform')
 
-const utf8 = new TextDecoder()
-
-export class Message {
+class Message {
   constructor (stanClient, subscription, rec) {
     this.stanClient = stanClient
     this.subscription = subscription
@@ -23,15 +24,16 @@ export class Message {
     return this._sequence
   }
 
-  /** The payload bytes (a Uint8Array). */
+  /** The payload: in Node a Buffer (a view into the addon's batch, no copy), in browsers a Uint8Array. */
   getRawData () {
     return this._data
   }
 
-  /** A UTF-8 string, or with `stanEncoding: 'binary'` the Uint8Array. */
+  /** A UTF-8 string, or with `stanEncoding: 'binary'` a Uint8Array. */
   getData () {
-    if (this.stanClient.options.stanEncoding === 'binary') return this._data
-    return this._data.length > 0 ? utf8.decode(this._data) : ''
+    const d = this._data
+    if (this.stanClient.options.stanEncoding === 'binary') return asUint8Array(d)
+    return d.length > 0 ? utf8Decode(d) : ''
   }
 
   /** Server timestamp in ns, as a (lossy) number. */
@@ -69,3 +71,5 @@ export class Message {
     throw new TypeError('stan: Message#getConnectionID() is not available (it never worked in node-nats-streaming)')
   }
 }
+
+module.exports = { Message }

@@ -1,7 +1,7 @@
 'use strict'
-// The one place where JS errors are made. Every error carries a stable `code`:
-// node-nats-streaming's NatsError codes where it had one (request timeouts,
-// CONN_ERR, REQ_TIMEOUT), otherwise the name of its error constant.
+// The one place where JS errors are made (both packages). Every error carries
+// a stable `code`: node-nats-streaming's NatsError codes where it had one
+// (request timeouts, CONN_ERR, REQ_TIMEOUT), otherwise the name of its error constant.
 
 const TEXT = Object.freeze({
   BAD_CLUSTER_ID: 'stan: cluster ID must be supplied',
@@ -37,26 +37,7 @@ function stanError (code, message) {
 function coerceError (data) {
   let type = typeof data
   if (Array.isArray(data)) type = 'array'
-  const err = new Error('Failure: Cannot coerce to Uint8Array: ' + type)
-  err.code = 'BAD_DATA'
-  return err
+  return stanError('BAD_DATA', 'Failure: Cannot coerce to Uint8Array: ' + type)
 }
 
-function unsupported (what) {
-  const err = new Error(`stan: ${what} is not supported by this package`)
-  err.code = 'UNSUPPORTED_OPTION'
-  return err
-}
-
-/**
- * Errors the addon throws are made by napi in Node's main realm. Where this
- * package was loaded in another realm (a Jest test file runs in a vm context),
- * `err instanceof Error` would be false there; re-create them here, with the
- * same code and text, so they are Errors of the realm the caller lives in.
- */
-function fromNative (e) {
-  if (e instanceof Error || e === null || typeof e !== 'object') return e
-  return stanError(e.code, e.message)
-}
-
-module.exports = { TEXT, stanError, coerceError, unsupported, fromNative }
+module.exports = { TEXT, stanError, coerceError }

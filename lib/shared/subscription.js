@@ -1,9 +1,9 @@
 'use strict'
 // SubscriptionOptions (plain fields + chainable setters, reference defaults)
 // and Subscription (an EventEmitter: ready, message, error, timeout,
-// unsubscribed, closed).
-const { EventEmitter } = require('events')
-const { stanError, fromNative } = require('./errors')
+// unsubscribed, closed), for both packages.
+const { EventEmitter, fromNative } = require('../platform')
+const { stanError } = require('./errors')
 
 const StartPosition = Object.freeze({
   NEW_ONLY: 0,
@@ -111,7 +111,7 @@ class Subscription extends EventEmitter {
     this.ackInbox = undefined
     this.inboxSub = undefined
     this.opts = opts
-    /** Native subscription id; undefined when subscribe() failed up front. */
+    /** Session subscription id; undefined when subscribe() failed up front. */
     this._id = undefined
     this._manualAcks = Boolean(opts.manualAcks)
   }
