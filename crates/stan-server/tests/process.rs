@@ -24,18 +24,45 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// The server under test; killed (by PID) if a test ends without reaping it.
+struct Server(Child);
+
+impl std::ops::Deref for Server {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Start the server and wait for "Streaming Server is ready"; returns the
-/// child and the nats-server PID it logged.
-fn start(extra: &[&str]) -> (Child, u32, mpsc::Receiver<String>) {
+/// server and the nats-server PID it logged.
+fn start(extra: &[&str]) -> (Server, u32, mpsc::Receiver<String>) {
     let port = free_port().to_string();
-    let mut child = Command::new(bin())
-        .args(["-a", "127.0.0.1", "-p", &port, "-cid", "proc-test"])
-        .args(extra)
-        .env("NATS_SERVER_BIN", nats_server_bin())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = Server(
+        Command::new(bin())
+            .args(["-a", "127.0.0.1", "-p", &port, "-cid", "proc-test"])
+            .args(extra)
+            .env("NATS_SERVER_BIN", nats_server_bin())
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let (tx, rx) = mpsc::channel();
     let err = child.stderr.take().unwrap();
     std::thread::spawn(move || {
