@@ -66,6 +66,30 @@ pub enum Error {
 }
 
 impl Error {
+    /// The stable `code` the JS packages put on this error. Request timeouts
+    /// keep node-nats-streaming's `NatsError` codes (the text itself); the
+    /// others use the names of node-nats-streaming's constants.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::BadClusterId => "BAD_CLUSTER_ID",
+            Error::BadClientId => "BAD_CLIENT_ID",
+            Error::BadSubject => "BAD_SUBJECT",
+            Error::ConnectionClosed => "CONN_CLOSED",
+            Error::MaxInFlightReached => "MAX_FLIGHT_LIMIT_REACHED",
+            Error::InvalidSubscription => "BAD_SUBSCRIPTION",
+            Error::NotSupportedByServer => "NO_SERVER_SUPPORT",
+            Error::PublishAckTimeout => "ACK_TIMEOUT",
+            Error::ConnectRequestTimeout => text::CONNECT_REQ_TIMEOUT,
+            Error::CloseRequestTimeout => text::CLOSE_REQ_TIMEOUT,
+            Error::SubscribeRequestTimeout => text::SUB_REQ_TIMEOUT,
+            Error::UnsubscribeRequestTimeout => text::UNSUB_REQ_TIMEOUT,
+            Error::PingFailure => "MAX_PINGS_EXCEEDED",
+            Error::AckWaitNotWholeSeconds => "BAD_ACK_WAIT",
+            Error::InvalidMaxInFlight | Error::InvalidAckWait | Error::Server(_) => "SERVER_ERROR",
+            Error::Decode(_) => "PROTOCOL_ERROR",
+        }
+    }
+
     /// True for the four request timeouts and the publish ack timeout.
     pub fn is_timeout(&self) -> bool {
         matches!(
@@ -92,5 +116,21 @@ mod tests {
         assert_eq!(Error::Server("boom".into()).to_string(), "boom");
         assert!(Error::CloseRequestTimeout.is_timeout());
         assert!(!Error::PingFailure.is_timeout());
+    }
+
+    #[test]
+    fn codes_are_stable() {
+        assert_eq!(Error::ConnectionClosed.code(), "CONN_CLOSED");
+        assert_eq!(Error::MaxInFlightReached.code(), "MAX_FLIGHT_LIMIT_REACHED");
+        assert_eq!(Error::Server("stan: invalid publish request".into()).code(), "SERVER_ERROR");
+        assert_eq!(Error::AckWaitNotWholeSeconds.code(), "BAD_ACK_WAIT");
+        for e in [
+            Error::ConnectRequestTimeout,
+            Error::CloseRequestTimeout,
+            Error::SubscribeRequestTimeout,
+            Error::UnsubscribeRequestTimeout,
+        ] {
+            assert_eq!(e.code(), e.to_string());
+        }
     }
 }

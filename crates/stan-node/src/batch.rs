@@ -57,7 +57,7 @@ impl Outbox {
     }
 
     fn error(&mut self, e: Error) {
-        let code = self.str(errors::code(&e).to_string());
+        let code = self.str(e.code().to_string());
         let text = self.str(e.to_string());
         self.nums.extend_from_slice(&[code, text]);
     }

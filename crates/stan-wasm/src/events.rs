@@ -4,11 +4,10 @@
 use stan_core::{Error, Event, SubOp};
 use wasm_bindgen::JsValue;
 
-use crate::codes::code;
 use crate::js::Obj;
 
 fn with_error(o: Obj, e: &Error) -> Obj {
-    o.set("code", code(e)).set("message", e.to_string())
+    o.set("code", e.code()).set("message", e.to_string())
 }
 
 fn op_name(op: SubOp) -> &'static str {

@@ -55,7 +55,7 @@ pub fn error(code: &str, message: &str) -> JsValue {
 
 /// The JS error of a session error.
 pub fn stan_error(e: &stan_core::Error) -> JsValue {
-    error(crate::codes::code(e), &e.to_string())
+    error(e.code(), &e.to_string())
 }
 
 fn get(o: &JsValue, key: &str) -> JsValue {
