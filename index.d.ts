@@ -15,6 +15,8 @@ export const version: string;
  * URL (`'nats://host:4222'`, `'localhost:4223'`, ...) or a port on localhost.
  */
 export function connect(clusterID: string, clientID: string, opts?: StanOptions | string | number): Stan;
+/** Beyond node-nats-streaming: resolves to the connected Stan on 'connect', rejects with the first 'error'. */
+export function connectAsync(clusterID: string, clientID: string, opts?: StanOptions | string | number): Promise<Stan>;
 
 /** Fresh subscription options with the defaults. */
 export function NewSubscriptionOptions(): SubscriptionOptions;
@@ -108,6 +110,9 @@ export declare class Subscription extends events.EventEmitter {
     /** Close the subscription (a durable is kept, offline). */
     close(): void;
 
+    /** Beyond node-nats-streaming: `for await (const msg of sub)`; ends after 'unsubscribed'/'closed', throws the first 'error'. */
+    [Symbol.asyncIterator](): AsyncIterableIterator<Message>;
+
     on(event: 'ready' | 'unsubscribed' | 'closed', listener: () => void): this;
     on(event: 'message', listener: (msg: Message) => void): this;
     on(event: 'error' | 'timeout', listener: (err: StanError) => void): this;
@@ -123,9 +128,49 @@ export interface AckHandlerCallback {
     (err: Error | undefined, guid: string): void;
 }
 
+/** A core-NATS message callback (nats.js v1): payload as a UTF-8 string. */
+export interface NatsMsgCallback {
+    (msg: string | NatsError, reply: string | undefined, subject: string, sid: number): void;
+}
+
+/** nats.js v1's error shape. */
+export interface NatsError extends Error {
+    code: string;
+}
+
+/** `sc.nc`: core NATS on the STAN connection's NATS connection (nats.js v1 surface). */
+export interface NatsConnection extends events.EventEmitter {
+    readonly closed: boolean;
+    readonly connected: boolean;
+    /** The configured NATS server URLs. */
+    readonly servers: string[];
+    publish(subject: string, callback?: (err?: NatsError) => void): void;
+    publish(subject: string, msg: string | Uint8Array | Buffer, callback?: (err?: NatsError) => void): void;
+    publish(subject: string, msg: string | Uint8Array | Buffer | undefined, reply: string, callback?: (err?: NatsError) => void): void;
+    subscribe(subject: string, callback: NatsMsgCallback): number;
+    subscribe(subject: string, opts: { queue?: string; max?: number }, callback: NatsMsgCallback): number;
+    unsubscribe(sid: number, max?: number): void;
+    timeout(sid: number, timeout: number, expected: number, callback: (sid: number) => void): void;
+    request(subject: string, callback: NatsMsgCallback): number;
+    request(subject: string, msg: string | Uint8Array | Buffer | undefined, callback: NatsMsgCallback): number;
+    request(subject: string, msg: string | Uint8Array | Buffer | undefined, opts: { max?: number; timeout?: number }, callback: NatsMsgCallback): number;
+    requestOne(subject: string, msg: string | Uint8Array | Buffer | undefined, timeout: number, callback: NatsMsgCallback): number;
+    requestOne(subject: string, msg: string | Uint8Array | Buffer | undefined, opts: { max?: number }, timeout: number, callback: NatsMsgCallback): number;
+    flush(callback?: (err?: NatsError) => void): void;
+    /** Closes the STAN connection (there is one connection). */
+    close(): void;
+    createInbox(): string;
+    on(event: 'connect' | 'reconnect', listener: (nc: NatsConnection) => void): this;
+    on(event: 'disconnect' | 'reconnecting' | 'close', listener: () => void): this;
+    on(event: 'error', listener: (err: NatsError) => void): this;
+    on(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
 export declare class Stan extends events.EventEmitter {
     readonly clusterID: string;
     readonly clientID: string;
+    /** The underlying NATS connection, for core-NATS traffic beside STAN. */
+    readonly nc: NatsConnection;
     /** Close the connection. */
     close(): void;
     /** True once close() was called or the connection ended. */
@@ -140,6 +185,10 @@ export declare class Stan extends events.EventEmitter {
     subscribe(subject: string, opts?: SubscriptionOptions): Subscription;
     subscribe(subject: string, qGroup: string, opts?: SubscriptionOptions): Subscription;
     /** Subscription options with the defaults. */
+    /** Beyond node-nats-streaming: publish and wait for the ack; resolves to the guid. */
+    publishAsync(subject: string, data?: Uint8Array | string | Buffer): Promise<string>;
+    /** Beyond node-nats-streaming: close() and wait for 'close'. */
+    closeAsync(): Promise<void>;
     subscriptionOptions(): SubscriptionOptions;
 
     on(event: 'connect' | 'reconnect', listener: (stan: Stan) => void): this;

@@ -19,7 +19,9 @@ const K = {
   RECONNECTING: 13,
   CONNECTION_LOST: 14,
   CLOSED: 15,
-  NATS_ERROR: 16
+  NATS_ERROR: 16,
+  NC_MESSAGE: 17,
+  NC_FLUSHED: 18
 }
 
 // Record types of the kinds that carry nothing or only a subscription id.
@@ -75,6 +77,20 @@ function nextRecord (b) {
         subject: b.strs[n[p + 9]]
       }
     }
+    case K.NC_MESSAGE: {
+      b.pos = p + 6
+      const off = n[p + 3]
+      return {
+        type: 'nc_msg',
+        id: n[p + 1],
+        reply: n[p + 2] === -1 ? undefined : b.strs[n[p + 2]],
+        data: b.data.subarray(off, off + n[p + 4]),
+        subject: b.strs[n[p + 5]]
+      }
+    }
+    case K.NC_FLUSHED:
+      b.pos = p + 3
+      return { type: 'nc_flushed', id: n[p + 1], ok: n[p + 2] === 1 }
     case K.PUB_ACK:
       b.pos = p + 4
       return withError(b, p + 2, { type: 'pub_ack', guid: b.strs[n[p + 1]] })

@@ -3,12 +3,13 @@
 // StartPosition, version, NewSubscriptionOptions. All protocol work happens in
 // the native session; this file pumps its packed event batches and sends acks
 // (the rest of Stan is lib/shared/stan.js).
-const { StanBase, NewSubscriptionOptions } = require('./shared/stan')
+const { StanBase, NewSubscriptionOptions, connectAsync: connectAsyncWith } = require('./shared/stan')
 const { StartPosition, SubscriptionOptions, Subscription } = require('./shared/subscription')
 const { Message } = require('./shared/message')
 const { hasExplicitUrl } = require('./shared/options')
 const { parseOptions, toNative } = require('./options')
 const { nextRecord } = require('./batch')
+const { NatsConnection } = require('./nats-connection')
 
 const VERSION = require('../package.json').version
 
@@ -22,6 +23,8 @@ class Stan extends StanBase {
   }
 
   _initDispatch () {
+    /** Core NATS on this connection (nats.js v1 surface), like node-nats-streaming's `sc.nc`. */
+    this.nc = new NatsConnection(this)
     this._ackFlushScheduled = false
     this._batch = null // the batch being dispatched: { nums, data, strs, pos }
     this._wakePending = false
@@ -42,6 +45,42 @@ class Stan extends StanBase {
   _flushAcks () {
     this._ackFlushScheduled = false
     super._flushAcks()
+  }
+
+  /** Core-NATS records go to `nc`; its connection events mirror the session's. */
+  _handle (rec) {
+    const nc = this.nc
+    switch (rec.type) {
+      case 'nc_msg':
+        nc._message(rec)
+        return
+      case 'nc_flushed':
+        nc._flushed(rec)
+        return
+      case 'connected':
+        nc.connected = true
+        nc.emit('connect', nc)
+        break
+      case 'disconnected':
+        nc.connected = false
+        nc.emit('disconnect')
+        break
+      case 'reconnecting':
+        nc.emit('reconnecting')
+        break
+      case 'reconnected':
+        nc.connected = true
+        nc.emit('reconnect', nc)
+        break
+      case 'nats_error':
+        if (nc.listenerCount('error') > 0) nc.emit('error', this._err(rec))
+        break
+      case 'closed':
+        super._handle(rec)
+        nc._closed()
+        return
+    }
+    super._handle(rec)
   }
 
   /** The addon's wake-up: events are waiting in the session. */
@@ -81,8 +120,14 @@ function connect (clusterID, clientID, opts) {
   return new Stan(clusterID, clientID, opts)
 }
 
+/** `await connectAsync(...)`: the connected Stan (beyond node-nats-streaming). */
+function connectAsync (clusterID, clientID, opts) {
+  return connectAsyncWith(connect, clusterID, clientID, opts)
+}
+
 module.exports = {
   connect,
+  connectAsync,
   version: VERSION,
   StartPosition,
   NewSubscriptionOptions,

@@ -109,6 +109,33 @@ class StanBase extends EventEmitter {
     return guid
   }
 
+  /**
+   * Beyond node-nats-streaming: publish and wait for the server's ack.
+   * Resolves to the guid; rejects with the publish error (same codes).
+   */
+  publishAsync (subject, data) {
+    return new Promise((resolve, reject) => {
+      try {
+        this.publish(subject, data, (err, guid) => (err ? reject(err) : resolve(guid)))
+      } catch (err) {
+        reject(err)
+      }
+    })
+  }
+
+  /**
+   * Beyond node-nats-streaming: close() and wait for 'close'. Resolves at
+   * once when already closed; rejects when the server's close failed.
+   */
+  closeAsync () {
+    if (this._ended) return Promise.resolve()
+    const done = new Promise((resolve, reject) => {
+      this.once('close', (err) => (err ? reject(err) : resolve()))
+    })
+    this.close()
+    return done
+  }
+
   subscriptionOptions () {
     return new SubscriptionOptions()
   }
@@ -156,6 +183,8 @@ class StanBase extends EventEmitter {
 
   close () {
     if (this.isClosed()) return
+    // Acks issued before close() reach the server before the CloseRequest.
+    this._flushAcks()
     this._closeCalled = true
     this._native.close()
   }
@@ -163,6 +192,8 @@ class StanBase extends EventEmitter {
   // ---- internals ----
 
   _endSubscription (id, doClose) {
+    // Acks issued before unsubscribe()/close() go out before the request.
+    this._flushAcks()
     if (doClose) this._native.closeSubscription(id)
     else this._native.unsubscribe(id)
   }
@@ -184,7 +215,8 @@ class StanBase extends EventEmitter {
     switch (rec.type) {
       case 'message': {
         const sub = this._subs.get(rec.sub)
-        if (sub === undefined) return
+        // Nothing is emitted once unsubscribe()/close() was called, even from the current batch.
+        if (sub === undefined || sub.isClosed()) return
         const msg = new Message(this, sub, rec)
         try {
           sub.emit('message', msg)
@@ -297,4 +329,33 @@ function NewSubscriptionOptions () {
   return new SubscriptionOptions()
 }
 
-module.exports = { StanBase, NewSubscriptionOptions }
+/**
+ * Beyond node-nats-streaming: `await connectAsync(...)` resolves to the
+ * connected Stan on 'connect', rejects with the first 'error' (and closes).
+ */
+function connectAsync (connect, clusterID, clientID, opts) {
+  return new Promise((resolve, reject) => {
+    let sc
+    try {
+      sc = connect(clusterID, clientID, opts)
+    } catch (err) {
+      reject(err)
+      return
+    }
+    const onError = (err) => {
+      sc.removeListener('connect', onConnect)
+      try {
+        sc.close()
+      } catch {}
+      reject(err)
+    }
+    const onConnect = () => {
+      sc.removeListener('error', onError)
+      resolve(sc)
+    }
+    sc.once('connect', onConnect)
+    sc.once('error', onError)
+  })
+}
+
+module.exports = { StanBase, NewSubscriptionOptions, connectAsync }

@@ -129,6 +129,66 @@ class Subscription extends EventEmitter {
     this._end(true)
   }
 
+  /**
+   * Beyond node-nats-streaming: `for await (const msg of sub)`. Messages are
+   * buffered from the first call on; the loop ends after 'unsubscribed' or
+   * 'closed' (or when the connection closes) and throws the first 'error'.
+   * Leaving the loop early (break) closes nothing: call close()/unsubscribe().
+   */
+  [Symbol.asyncIterator] () {
+    const queue = []
+    const waiting = []
+    let done = false
+    let failure
+    const settle = () => {
+      while (waiting.length > 0 && (queue.length > 0 || done)) {
+        const w = waiting.shift()
+        if (queue.length > 0) w.resolve({ value: queue.shift(), done: false })
+        else if (failure !== undefined) w.reject(failure)
+        else w.resolve({ value: undefined, done: true })
+      }
+    }
+    const onMessage = (m) => {
+      queue.push(m)
+      settle()
+    }
+    const finish = (err) => {
+      if (done) return
+      done = true
+      if (err !== undefined && failure === undefined) failure = err
+      this.removeListener('message', onMessage)
+      this.removeListener('error', onError)
+      this.removeListener('unsubscribed', onEnd)
+      this.removeListener('closed', onEnd)
+      if (sc) sc.removeListener('close', onEnd)
+      settle()
+    }
+    const onError = (err) => finish(err)
+    const onEnd = () => finish()
+    const sc = this.stanConnection
+    this.on('message', onMessage)
+    this.on('error', onError)
+    this.on('unsubscribed', onEnd)
+    this.on('closed', onEnd)
+    if (sc) sc.on('close', onEnd)
+    else finish()
+    return {
+      next: () =>
+        new Promise((resolve, reject) => {
+          waiting.push({ resolve, reject })
+          settle()
+        }),
+      return: () => {
+        finish()
+        queue.length = 0
+        return Promise.resolve({ value: undefined, done: true })
+      },
+      [Symbol.asyncIterator] () {
+        return this
+      }
+    }
+  }
+
   _end (doClose) {
     if (this.isClosed()) {
       this.emit('error', stanError('BAD_SUBSCRIPTION'))

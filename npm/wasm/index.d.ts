@@ -16,6 +16,8 @@ export const version: string;
  * port on localhost. Throws `NOT_INITIALIZED` before init() resolved.
  */
 export function connect(clusterID: string, clientID: string, opts?: StanOptions | string | number): Stan;
+/** Beyond node-nats-streaming: resolves to the connected Stan on 'connect', rejects with the first 'error'. */
+export function connectAsync(clusterID: string, clientID: string, opts?: StanOptions | string | number): Promise<Stan>;
 
 /** Fresh subscription options with the defaults. */
 export function NewSubscriptionOptions(): SubscriptionOptions;
@@ -96,6 +98,9 @@ export declare class Subscription extends Emitter {
     /** Close the subscription (a durable is kept, offline). */
     close(): void;
 
+    /** Beyond node-nats-streaming: `for await (const msg of sub)`; ends after 'unsubscribed'/'closed', throws the first 'error'. */
+    [Symbol.asyncIterator](): AsyncIterableIterator<Message>;
+
     on(event: 'ready' | 'unsubscribed' | 'closed', listener: () => void): this;
     on(event: 'message', listener: (msg: Message) => void): this;
     on(event: 'error' | 'timeout', listener: (err: StanError) => void): this;
@@ -115,6 +120,10 @@ export declare class Stan extends Emitter {
     publish(subject: string, data?: Uint8Array | string, callback?: AckHandlerCallback): string;
     subscribe(subject: string, opts?: SubscriptionOptions): Subscription;
     subscribe(subject: string, qGroup: string, opts?: SubscriptionOptions): Subscription;
+    /** Beyond node-nats-streaming: publish and wait for the ack; resolves to the guid. */
+    publishAsync(subject: string, data?: Uint8Array | string): Promise<string>;
+    /** Beyond node-nats-streaming: close() and wait for 'close'. */
+    closeAsync(): Promise<void>;
     subscriptionOptions(): SubscriptionOptions;
 
     on(event: 'connect', listener: (stan: Stan) => void): this;

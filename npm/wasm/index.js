@@ -3,6 +3,7 @@
 export { init, isInitialized } from './lib/loader.js'
 export {
   connect,
+  connectAsync,
   NewSubscriptionOptions,
   StartPosition,
   Stan,

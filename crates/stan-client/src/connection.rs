@@ -1,5 +1,5 @@
 //! `Connection`: the cheap `Clone` handle, and `connect()` which starts the
-//! NATS connection, the writer task and the engine task.
+//! NATS connection and the engine task.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,7 +12,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::engine::{Command, Engine, EngineInputs, NatsStatus};
 use crate::events::{ConnectionEvent, EventStream};
-use crate::{nats_io, Error, Options, Subscription};
+use crate::{Error, Options, Subscription};
 
 /// A connection to a NATS Streaming cluster. Clones share one session; the
 /// session closes when `close()` is called or every handle, subscription and
@@ -55,15 +55,13 @@ pub async fn connect(cluster_id: &str, client_id: &str, options: Options) -> Res
     let client = nats_opts.connect(servers).await.map_err(|e| Error::Nats(e.to_string()))?;
 
     let epoch = tokio::time::Instant::now();
-    let core = stan_core::Connection::new(config, rand::random(), std::time::Duration::ZERO)?;
-    let (writer_tx, writer_rx) = mpsc::unbounded_channel();
-    let (incoming_tx, incoming_rx) = mpsc::channel(1024);
+    let mut core = stan_core::Connection::new(config, rand::random(), std::time::Duration::ZERO)?;
+    core.set_max_payload(client.server_info().max_payload);
     let (commands_tx, commands_rx) = mpsc::unbounded_channel();
     let (events_tx, _) = broadcast::channel(256);
     let (connected_tx, connected_rx) = oneshot::channel();
-    tokio::spawn(nats_io::run_writer(client, writer_rx, incoming_tx));
-    let engine = Engine::new(core, epoch, writer_tx, commands_tx.downgrade(), events_tx.clone(), connected_tx);
-    let inputs = EngineInputs { commands: commands_rx, incoming: incoming_rx, status: status_rx };
+    let engine = Engine::new(core, epoch, commands_tx.downgrade(), events_tx.clone(), connected_tx);
+    let inputs = EngineInputs { commands: commands_rx, nats: client, status: status_rx };
     tokio::spawn(engine.run(inputs));
 
     connected_rx.await.unwrap_or_else(|_| Err(Error::closed()))?;

@@ -6,14 +6,17 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use stan_core::{Event, IncomingMessage, SubId, SubOp, SubscriptionOptions};
+use stan_core::{Event, SubId, SubOp, SubscriptionOptions};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::events::ConnectionEvent;
 use crate::message::Message;
-use crate::nats_io::WriterOp;
+use crate::nats_link::{Inbound, Outbound};
 use crate::Error;
+
+/// Most NATS messages handled before the engine looks at its other inputs.
+const MAX_MESSAGES_PER_TURN: usize = 512;
 
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;
 
@@ -47,7 +50,6 @@ struct SubRoute {
 pub(crate) struct Engine {
     core: stan_core::Connection,
     epoch: Instant,
-    writer: mpsc::UnboundedSender<WriterOp>,
     commands_weak: mpsc::WeakUnboundedSender<Command>,
     events: broadcast::Sender<ConnectionEvent>,
     connected: Option<Reply<()>>,
@@ -60,7 +62,7 @@ pub(crate) struct Engine {
 /// The inputs of one engine task.
 pub(crate) struct EngineInputs {
     pub(crate) commands: mpsc::UnboundedReceiver<Command>,
-    pub(crate) incoming: mpsc::Receiver<IncomingMessage>,
+    pub(crate) nats: async_nats::Client,
     pub(crate) status: mpsc::UnboundedReceiver<NatsStatus>,
 }
 
@@ -68,7 +70,6 @@ impl Engine {
     pub(crate) fn new(
         core: stan_core::Connection,
         epoch: Instant,
-        writer: mpsc::UnboundedSender<WriterOp>,
         commands_weak: mpsc::WeakUnboundedSender<Command>,
         events: broadcast::Sender<ConnectionEvent>,
         connected: Reply<()>,
@@ -76,7 +77,6 @@ impl Engine {
         Engine {
             core,
             epoch,
-            writer,
             commands_weak,
             events,
             connected: Some(connected),
@@ -94,8 +94,10 @@ impl Engine {
     /// Pump until the session is closed.
     pub(crate) async fn run(mut self, mut inputs: EngineInputs) {
         let mut commands_open = true;
+        let mut out = Outbound::new(inputs.nats.clone());
+        let mut inbound = Inbound::default();
         loop {
-            self.flush();
+            self.flush(&mut out, &mut inbound);
             if self.core.is_closed() {
                 break;
             }
@@ -110,13 +112,27 @@ impl Engine {
                         self.core.close(now);
                     }
                 },
-                Some(msg) = inputs.incoming.recv() => {
+                msg = inbound.next() => {
                     let now = self.now();
                     self.core.handle_message(now, msg);
+                    for _ in 1..MAX_MESSAGES_PER_TURN {
+                        match inbound.try_next() {
+                            Some(m) => self.core.handle_message(now, m),
+                            None => break,
+                        }
+                    }
+                }
+                effect = out.unparked() => {
+                    if let Some(e) = effect {
+                        e.apply(&mut inbound);
+                    }
                 }
                 Some(status) = inputs.status.recv() => match status {
                     NatsStatus::Connected if !self.seen_first_nats_connect => self.seen_first_nats_connect = true,
-                    NatsStatus::Connected => self.core.handle_nats_reconnected(),
+                    NatsStatus::Connected => {
+                        self.core.set_max_payload(out.client().server_info().max_payload);
+                        self.core.handle_nats_reconnected()
+                    }
                     NatsStatus::Disconnected => {
                         self.seen_first_nats_connect = true;
                         self.core.handle_nats_disconnected();
@@ -128,7 +144,8 @@ impl Engine {
                 }
             }
         }
-        let _ = self.writer.send(WriterOp::Shutdown);
+        drop(inbound);
+        out.finish(Duration::from_secs(2)).await;
     }
 
     fn command(&mut self, cmd: Command) {
@@ -192,14 +209,15 @@ impl Engine {
         }
     }
 
-    /// Hand NATS operations to the writer and route events.
-    fn flush(&mut self) {
+    /// Hand NATS operations to async-nats and route events.
+    fn flush(&mut self, out: &mut Outbound, inbound: &mut Inbound) {
         loop {
             let mut progressed = false;
             while let Some(op) = self.core.poll_transmit() {
                 progressed = true;
-                let _ = self.writer.send(WriterOp::Nats(op));
+                out.push(op);
             }
+            out.pump(inbound);
             while let Some(ev) = self.core.poll_event() {
                 progressed = true;
                 self.event(ev);

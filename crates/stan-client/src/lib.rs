@@ -31,7 +31,7 @@ mod engine;
 mod error;
 mod events;
 mod message;
-mod nats_io;
+mod nats_link;
 mod options;
 pub mod shared;
 mod subscription;

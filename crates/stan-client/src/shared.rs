@@ -14,12 +14,14 @@
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-use stan_core::{Connection as Core, IncomingMessage};
+use stan_core::Connection as Core;
 use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 
-use crate::nats_io::{self, WriterOp};
+use crate::nats_link::{Inbound, Op, Outbound, PLAIN_SID_BASE};
 use crate::{Error, Options};
+use bytes::Bytes;
+use stan_core::Sid;
 
 /// Most NATS messages fed to the session under one lock (and so at most one
 /// batch's worth of deliveries before the sink is called).
@@ -34,19 +36,38 @@ pub enum SessionEvent {
     Reconnecting,
     /// A NATS-level error; see [`NatsErrorKind`] for what follows it.
     Nats { kind: NatsErrorKind, text: String },
+    /// A core-NATS message on a [`PlainOp::Subscribe`] subscription.
+    Plain { id: u64, subject: String, reply: Option<String>, payload: Bytes },
+    /// A [`PlainOp::Flush`] finished (`ok`: the server answered in time).
+    Flushed { id: u64, ok: bool },
 }
 
-/// The kinds of NATS-level errors.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NatsErrorKind {
-    /// The first NATS connection failed. Nothing else follows: the session
-    /// ends silently (like node-nats-streaming, which emits no `close` then).
-    ConnectFailed,
-    /// The server refused an operation (`Permissions Violation ...`).
-    Permission,
-    /// Any other server or client error; the session goes on.
-    Other,
+/// Core-NATS traffic on the session's connection, beside STAN (what
+/// node-nats-streaming users do through `sc.nc`). Subscription ids are the
+/// caller's; they only have to be unique per session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlainOp {
+    Publish {
+        subject: String,
+        reply: Option<String>,
+        payload: Bytes,
+    },
+    Subscribe {
+        id: u64,
+        subject: String,
+        queue: Option<String>,
+    },
+    Unsubscribe {
+        id: u64,
+    },
+    /// Round trip to the server after everything sent before it.
+    Flush {
+        id: u64,
+    },
 }
+
+/// The kinds of NATS-level errors (the classes both JS facades report).
+pub use stan_core::js::NatsErrorClass as NatsErrorKind;
 
 /// Receives each batch of events on the driver task. The sink may take the
 /// events out of the vector (it is cleared after the call either way). It is
@@ -82,6 +103,8 @@ impl Clock {
 #[derive(Debug)]
 struct Shared {
     core: Mutex<Core>,
+    /// Core-NATS operations waiting for the driver.
+    plain: Mutex<Vec<PlainOp>>,
     wake: Notify,
     clock: Clock,
 }
@@ -116,7 +139,12 @@ impl SharedSession {
         config.validate()?;
         let (servers, nats_opts) = options.nats()?;
         let core = Core::new(config, seed, Duration::ZERO)?;
-        let shared = Arc::new(Shared { core: Mutex::new(core), wake: Notify::new(), clock: Clock::default() });
+        let shared = Arc::new(Shared {
+            core: Mutex::new(core),
+            plain: Mutex::new(Vec::new()),
+            wake: Notify::new(),
+            clock: Clock::default(),
+        });
         let (status_tx, status_rx) = mpsc::unbounded_channel();
         let wait = options.reconnect_time_wait;
         let reconnect_tx = status_tx.clone();
@@ -144,6 +172,7 @@ impl SharedSession {
             retry,
             reconnect: options.reconnect,
             nats_down: false,
+            flushed_tx: None,
         };
         tokio::spawn(driver.run(servers, nats_opts, retry, status_rx));
         Ok(SharedSession { shared })
@@ -158,6 +187,38 @@ impl SharedSession {
         };
         self.shared.wake.notify_one();
         r
+    }
+
+    /// Queue core-NATS traffic (sent in order once NATS is connected).
+    ///
+    /// Errors: [`stan_core::Error::ConnectionClosed`] once the session is
+    /// closing or closed, [`stan_core::Error::BadSubject`] for an empty
+    /// subject, [`stan_core::Error::MaxPayloadExceeded`] for a payload over
+    /// the server's `max_payload`.
+    pub fn plain(&self, op: PlainOp) -> Result<(), stan_core::Error> {
+        {
+            let core = self.shared.lock();
+            if matches!(core.state(), stan_core::State::Closing | stan_core::State::Closed) {
+                return Err(stan_core::Error::ConnectionClosed);
+            }
+            match &op {
+                PlainOp::Publish { subject, payload, .. } => {
+                    if subject.is_empty() || subject.contains(char::is_whitespace) {
+                        return Err(stan_core::Error::BadSubject);
+                    }
+                    if core.max_payload().is_some_and(|max| payload.len() > max) {
+                        return Err(stan_core::Error::MaxPayloadExceeded);
+                    }
+                }
+                PlainOp::Subscribe { subject, .. } if subject.is_empty() || subject.contains(char::is_whitespace) => {
+                    return Err(stan_core::Error::BadSubject);
+                }
+                _ => {}
+            }
+            self.shared.plain.lock().unwrap_or_else(|e| e.into_inner()).push(op);
+        }
+        self.shared.wake.notify_one();
+        Ok(())
     }
 }
 
@@ -216,6 +277,8 @@ struct Driver<S: EventSink> {
     reconnect: bool,
     /// The NATS connection is down (a disconnect was handled, no reconnect yet).
     nats_down: bool,
+    /// Where flush outcomes go (set once NATS I/O runs).
+    flushed_tx: Option<mpsc::UnboundedSender<(u64, bool)>>,
 }
 
 impl<S: EventSink> Driver<S> {
@@ -251,17 +314,20 @@ impl<S: EventSink> Driver<S> {
                 _ = self.shared.wake.notified() => {}
             }
         };
+        self.shared.lock().set_max_payload(client.server_info().max_payload);
         if !retry {
             self.shared.clock.start();
             self.connected_once = true;
         }
-        let (writer_tx, writer_rx) = mpsc::unbounded_channel();
-        let (incoming_tx, mut incoming) = mpsc::channel::<IncomingMessage>(1024);
-        tokio::spawn(nats_io::run_writer(client, writer_rx, incoming_tx));
+        let mut out = Outbound::new(client);
+        let mut inbound = Inbound::default();
+        let (flushed_tx, mut flushed) = mpsc::unbounded_channel::<(u64, bool)>();
+        self.flushed_tx = Some(flushed_tx);
         self.nats_started = true;
-        // Phase 2: pump until the session is closed.
+        // Phase 2: pump until the session is closed. One task: inbound
+        // messages, outbound operations, timers and the caller's wake-ups.
         loop {
-            if self.pump(Some(&writer_tx)) {
+            if self.pump(Some((&mut out, &mut inbound))) {
                 break;
             }
             let deadline = {
@@ -269,18 +335,33 @@ impl<S: EventSink> Driver<S> {
                 core.poll_timeout().and_then(|d| self.shared.clock.instant(d))
             };
             tokio::select! {
-                Some(first) = incoming.recv() => {
+                first = inbound.next() => {
                     let mut core = self.shared.lock();
                     let now = self.shared.clock.now();
-                    core.handle_message(now, first);
-                    for _ in 1..MAX_MESSAGES_PER_TURN {
-                        match incoming.try_recv() {
-                            Ok(m) => core.handle_message(now, m),
-                            Err(_) => break,
+                    let mut next = Some(first);
+                    for _ in 0..MAX_MESSAGES_PER_TURN {
+                        let Some(m) = next.take().or_else(|| inbound.try_next()) else { break };
+                        if m.sid.0 >= PLAIN_SID_BASE {
+                            let id = m.sid.0 - PLAIN_SID_BASE;
+                            self.batch.push(SessionEvent::Plain { id, subject: m.subject, reply: m.reply, payload: m.payload });
+                        } else {
+                            core.handle_message(now, m);
                         }
                     }
                 }
-                Some(s) = status.recv() => self.status(s),
+                Some((id, ok)) = flushed.recv() => self.batch.push(SessionEvent::Flushed { id, ok }),
+                effect = out.unparked() => {
+                    if let Some(e) = effect {
+                        e.apply(&mut inbound);
+                    }
+                }
+                Some(s) = status.recv() => {
+                    if matches!(s, Status::Connected) {
+                        // The server may differ after a reconnect.
+                        self.shared.lock().set_max_payload(out.client().server_info().max_payload);
+                    }
+                    self.status(s)
+                }
                 _ = self.shared.wake.notified() => {}
                 _ = sleep_until(deadline) => {
                     let now = self.shared.clock.now();
@@ -288,7 +369,8 @@ impl<S: EventSink> Driver<S> {
                 }
             }
         }
-        let _ = writer_tx.send(WriterOp::Shutdown);
+        drop(inbound);
+        out.finish(Duration::from_secs(2)).await;
     }
 
     fn status(&mut self, s: Status) {
@@ -342,14 +424,29 @@ impl<S: EventSink> Driver<S> {
         }
     }
 
-    /// Hand queued NATS operations to the writer (once it runs) and queued
+    /// Hand queued NATS operations to async-nats (once connected) and queued
     /// events to the sink. Returns true once the session is over.
-    fn pump(&mut self, writer: Option<&mpsc::UnboundedSender<WriterOp>>) -> bool {
+    fn pump(&mut self, mut link: Option<(&mut Outbound, &mut Inbound)>) -> bool {
+        let connected = link.is_some();
         let closed = {
             let mut core = self.shared.lock();
-            if let Some(w) = writer {
+            if let Some((out, _)) = link.as_mut() {
                 while let Some(op) = core.poll_transmit() {
-                    let _ = w.send(WriterOp::Nats(op));
+                    out.push(op);
+                }
+                let plain = std::mem::take(&mut *self.shared.plain.lock().unwrap_or_else(|e| e.into_inner()));
+                for op in plain {
+                    out.push(match op {
+                        PlainOp::Publish { subject, reply, payload } => Op::Publish { subject, reply, payload },
+                        PlainOp::Subscribe { id, subject, queue } => {
+                            Op::Subscribe { sid: Sid(PLAIN_SID_BASE + id), subject, queue }
+                        }
+                        PlainOp::Unsubscribe { id } => Op::Unsubscribe { sid: Sid(PLAIN_SID_BASE + id) },
+                        PlainOp::Flush { id } => match &self.flushed_tx {
+                            Some(done) => Op::Flush { id, done: done.clone() },
+                            None => continue,
+                        },
+                    });
                 }
             }
             while let Some(ev) = core.poll_event() {
@@ -357,11 +454,14 @@ impl<S: EventSink> Driver<S> {
             }
             core.is_closed()
         };
+        if let Some((out, inbound)) = link {
+            out.pump(inbound);
+        }
         if !self.batch.is_empty() {
             self.sink.deliver(&mut self.batch);
             self.batch.clear();
         }
-        closed && (self.nats_started || writer.is_none())
+        closed && (self.nats_started || !connected)
     }
 }
 

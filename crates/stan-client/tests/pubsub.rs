@@ -224,3 +224,17 @@ async fn subscription_option_checks_and_server_refusals() {
     assert_eq!(within(10, sub.unsubscribe()).await.unwrap_err().to_string(), "stan: invalid subscription");
     within(10, sc.close()).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_over_max_payload_fails_at_once_and_the_connection_stays_usable() {
+    let env = env();
+    let sc = connect(&env, "big").await;
+    let big = vec![1u8; 2 * 1024 * 1024];
+    let t0 = std::time::Instant::now();
+    let err = within(10, sc.publish("big", big)).await.unwrap_err();
+    assert!(t0.elapsed() < Duration::from_secs(2), "took {:?}", t0.elapsed());
+    assert_eq!(err.stan(), Some(&StanError::MaxPayloadExceeded));
+    assert_eq!(err.to_string(), "nats: maximum payload exceeded");
+    within(10, sc.publish("big", "small")).await.unwrap();
+    within(10, sc.close()).await.unwrap();
+}

@@ -56,6 +56,10 @@ pub enum Error {
     /// carries seconds; node-nats-streaming fails with `Assertion failed`).
     #[error("stan: ack wait must be a whole number of seconds")]
     AckWaitNotWholeSeconds,
+    /// The encoded PubMsg is larger than the NATS server's `max_payload`
+    /// (nothing is sent; the Go client's text).
+    #[error("nats: maximum payload exceeded")]
+    MaxPayloadExceeded,
     /// A reply the session could not decode; the payload names the message type.
     #[error("stan: cannot decode {0}")]
     Decode(&'static str),
@@ -85,6 +89,7 @@ impl Error {
             Error::UnsubscribeRequestTimeout => text::UNSUB_REQ_TIMEOUT,
             Error::PingFailure => "MAX_PINGS_EXCEEDED",
             Error::AckWaitNotWholeSeconds => "BAD_ACK_WAIT",
+            Error::MaxPayloadExceeded => "MAX_PAYLOAD_EXCEEDED",
             Error::InvalidMaxInFlight | Error::InvalidAckWait | Error::Server(_) => "SERVER_ERROR",
             Error::Decode(_) => "PROTOCOL_ERROR",
         }
@@ -124,6 +129,7 @@ mod tests {
         assert_eq!(Error::MaxInFlightReached.code(), "MAX_FLIGHT_LIMIT_REACHED");
         assert_eq!(Error::Server("stan: invalid publish request".into()).code(), "SERVER_ERROR");
         assert_eq!(Error::AckWaitNotWholeSeconds.code(), "BAD_ACK_WAIT");
+        assert_eq!(Error::MaxPayloadExceeded.code(), "MAX_PAYLOAD_EXCEEDED");
         for e in [
             Error::ConnectRequestTimeout,
             Error::CloseRequestTimeout,

@@ -22,6 +22,8 @@ mod pub_acks;
 mod requests;
 mod subscriptions;
 
+pub mod js;
+
 pub use config::{ConnectConfig, StartAt, SubscriptionOptions};
 pub use connection::Connection;
 pub use error::Error;

@@ -18,11 +18,13 @@
 //! | 14 connection lost | code, text |
 //! | 15 closed | code (-1 = ok), text (-1) |
 //! | 16 NATS error | kind (0 connect failed, 1 permission, 2 other), code, text |
+//! | 17 core-NATS message (`sc.nc`) | id, reply (-1 = none), data offset, data length, subject |
+//! | 18 flushed (`sc.nc.flush`) | id, ok (0/1) |
 //!
 //! Numbers are `f64`: sequences and nanosecond timestamps above 2^53 lose
 //! precision, exactly like node-nats-streaming's `getTimestampRaw()`.
 
-use stan_client::shared::{NatsErrorKind, SessionEvent};
+use stan_client::shared::SessionEvent;
 use stan_core::{Error, Event, SubOp};
 
 use crate::errors;
@@ -75,14 +77,20 @@ impl Outbox {
             SessionEvent::Core(ev) => self.push_core(ev),
             SessionEvent::Reconnecting => self.nums.push(13.0),
             SessionEvent::Nats { kind, text } => {
-                let k = match kind {
-                    NatsErrorKind::ConnectFailed => 0.0,
-                    NatsErrorKind::Permission => 1.0,
-                    NatsErrorKind::Other => 2.0,
-                };
+                let k = f64::from(kind.phase());
                 let code = self.str(errors::nats_code(kind).to_string());
                 let text = self.str(text);
                 self.nums.extend_from_slice(&[16.0, k, code, text]);
+            }
+            SessionEvent::Plain { id, subject, reply, payload } => {
+                let off = self.data.len() as f64;
+                self.data.extend_from_slice(&payload);
+                let reply = reply.map_or(-1.0, |r| self.str(r));
+                let subject = self.str_ref(&subject);
+                self.nums.extend_from_slice(&[17.0, id as f64, reply, off, payload.len() as f64, subject]);
+            }
+            SessionEvent::Flushed { id, ok } => {
+                self.nums.extend_from_slice(&[18.0, id as f64, f64::from(u8::from(ok))])
             }
         }
     }
@@ -137,16 +145,11 @@ impl Outbox {
                 self.nums.push(14.0);
                 self.error(e);
             }
-            // node-nats-streaming reports a timed-out connection close as a
-            // NatsError with code REQ_TIMEOUT (not the sub-close timeout code).
-            Event::Closed(Err(Error::CloseRequestTimeout)) => {
-                let code = self.str("REQ_TIMEOUT".to_string());
-                let text = self.str(Error::CloseRequestTimeout.to_string());
+            Event::Closed(Ok(())) => self.nums.extend_from_slice(&[15.0, -1.0, -1.0]),
+            Event::Closed(Err(e)) => {
+                let code = self.str(stan_core::js::close_error_code(&e).to_string());
+                let text = self.str(e.to_string());
                 self.nums.extend_from_slice(&[15.0, code, text]);
-            }
-            Event::Closed(r) => {
-                self.nums.push(15.0);
-                self.result(r);
             }
         }
     }
@@ -194,7 +197,7 @@ mod tests {
             op: SubOp::Close,
             error: Error::CloseRequestTimeout,
         }));
-        o.push(SessionEvent::Nats { kind: NatsErrorKind::ConnectFailed, text: "refused".into() });
+        o.push(SessionEvent::Nats { kind: stan_client::shared::NatsErrorKind::ConnectFailed, text: "refused".into() });
         o.push(SessionEvent::Core(Event::Closed(Ok(()))));
         assert_eq!(
             o.nums,

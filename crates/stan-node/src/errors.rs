@@ -6,11 +6,7 @@ use stan_core::Error;
 
 /// The stable `code` of a NATS-level error (nats.js v1 names).
 pub fn nats_code(kind: NatsErrorKind) -> &'static str {
-    match kind {
-        NatsErrorKind::ConnectFailed => "CONN_ERR",
-        NatsErrorKind::Permission => "PERMISSIONS_VIOLATION",
-        NatsErrorKind::Other => "NATS_ERROR",
-    }
+    kind.code()
 }
 
 /// A thrown JS error: `code` becomes the error's `code` property.

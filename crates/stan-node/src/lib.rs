@@ -26,7 +26,7 @@ use napi::bindgen_prelude::{Buffer, Float64Array, Uint8ArraySlice};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
-use stan_client::shared::{SessionEvent, SharedSession};
+use stan_client::shared::{PlainOp, SessionEvent, SharedSession};
 use stan_core::SubId;
 
 use batch::Outbox;
@@ -158,12 +158,7 @@ impl NativeStan {
     /// seconds) or `SERVER_ERROR` (options the server would refuse, with its text).
     #[napi]
     pub fn subscribe(&self, subject: String, options: NativeSubOptions) -> Result<u32, napi::Error<String>> {
-        let (opts, bad_start) =
-            options.to_core().map_err(|_| errors::throw(&stan_core::Error::AckWaitNotWholeSeconds))?;
-        if bad_start.is_some() {
-            let text = stan_proto::errors::SRV_INVALID_START.to_string();
-            return Err(errors::throw(&stan_core::Error::Server(text)));
-        }
+        let opts = options.to_core().map_err(|e| errors::throw(&e))?;
         let id = self.session.with(|c, now| c.subscribe(now, &subject, opts)).map_err(|e| errors::throw(&e))?;
         u32::try_from(id.0)
             .map_err(|_| napi::Error::new("STAN_ERROR".to_string(), "too many subscriptions".to_string()))
@@ -198,6 +193,38 @@ impl NativeStan {
     #[napi]
     pub fn close(&self) {
         self.session.with(|c, now| c.close(now));
+    }
+
+    /// Core-NATS publish beside STAN (`sc.nc.publish`). Throws `CONN_CLOSED`,
+    /// `BAD_SUBJECT` or `MAX_PAYLOAD_EXCEEDED`.
+    #[napi]
+    pub fn nc_publish(
+        &self,
+        subject: String,
+        reply: Option<String>,
+        data: Uint8ArraySlice,
+    ) -> Result<(), napi::Error<String>> {
+        let payload = bytes::Bytes::copy_from_slice(&data);
+        self.session.plain(PlainOp::Publish { subject, reply, payload }).map_err(|e| errors::throw(&e))
+    }
+
+    /// Core-NATS subscription `id` (chosen by the caller, unique per session);
+    /// its messages arrive as event records of kind 17.
+    #[napi]
+    pub fn nc_subscribe(&self, id: u32, subject: String, queue: Option<String>) -> Result<(), napi::Error<String>> {
+        self.session.plain(PlainOp::Subscribe { id: id.into(), subject, queue }).map_err(|e| errors::throw(&e))
+    }
+
+    /// End core-NATS subscription `id`.
+    #[napi]
+    pub fn nc_unsubscribe(&self, id: u32) -> Result<(), napi::Error<String>> {
+        self.session.plain(PlainOp::Unsubscribe { id: id.into() }).map_err(|e| errors::throw(&e))
+    }
+
+    /// Round trip to the NATS server; the outcome arrives as a record of kind 18.
+    #[napi]
+    pub fn nc_flush(&self, id: u32) -> Result<(), napi::Error<String>> {
+        self.session.plain(PlainOp::Flush { id: id.into() }).map_err(|e| errors::throw(&e))
     }
 
     /// True once the session is over.

@@ -2,10 +2,8 @@
 //! defaulted there), turned into `stan_client::Options` and
 //! `stan_core::SubscriptionOptions`.
 
-use std::time::Duration;
-
 use napi_derive::napi;
-use stan_core::StartAt;
+use stan_core::js::{ms, JsSessionOptions, JsSubOptions};
 
 /// Connection options (see `lib/options.js` for where each comes from).
 #[napi(object)]
@@ -42,22 +40,29 @@ pub struct NativeOptions {
     pub stan_max_ping_out: i32,
 }
 
-fn ms(v: f64) -> Duration {
-    Duration::from_secs_f64(if v.is_finite() && v > 0.0 { v / 1000.0 } else { 0.0 })
-}
-
 impl NativeOptions {
+    /// The STAN settings, for the rules shared with the browser build.
+    pub fn session(&self) -> JsSessionOptions {
+        JsSessionOptions {
+            connect_timeout: self.connect_timeout,
+            ack_timeout: self.ack_timeout,
+            discover_prefix: self.discover_prefix.clone(),
+            max_pub_acks_inflight: self.max_pub_acks_inflight,
+            stan_ping_interval: self.stan_ping_interval,
+            stan_max_ping_out: self.stan_max_ping_out,
+        }
+    }
+
     pub fn to_client(&self) -> stan_client::Options {
+        let stan = self.session();
         let mut o = stan_client::Options::new()
             .servers(self.servers.clone())
-            .connect_timeout(ms(self.connect_timeout))
-            .ack_timeout(ms(self.ack_timeout))
-            .discover_prefix(self.discover_prefix.clone())
-            // node-nats-streaming refuses a publish only when *more than*
-            // maxPubAcksInflight are outstanding: max + 1 may be in flight.
-            .max_pub_acks_inflight(self.max_pub_acks_inflight.max(0.0) as usize + 1)
-            .ping_interval(ms(self.stan_ping_interval))
-            .ping_max_out(self.stan_max_ping_out)
+            .connect_timeout(stan.connect_timeout())
+            .ack_timeout(stan.ack_timeout())
+            .discover_prefix(stan.discover_prefix.clone())
+            .max_pub_acks_inflight(stan.max_pub_acks_inflight())
+            .ping_interval(stan.ping_interval())
+            .ping_max_out(stan.ping_max_out())
             .reconnect(self.reconnect.unwrap_or(true))
             .wait_on_first_connect(self.wait_on_first_connect.unwrap_or(false))
             .tls_required(self.tls.unwrap_or(false));
@@ -107,73 +112,44 @@ pub struct NativeSubOptions {
     pub start_time: Option<f64>,
 }
 
-/// Why a subscription's options cannot be sent.
-#[derive(Debug, PartialEq, Eq)]
-pub enum SubOptionsError {
-    /// Not a whole number of seconds (the reference throws `Assertion failed`).
-    AckWaitNotWholeSeconds,
-}
-
 impl NativeSubOptions {
-    pub fn to_core(&self) -> Result<(stan_core::SubscriptionOptions, Option<i32>), SubOptionsError> {
-        if !(self.ack_wait.is_finite() && self.ack_wait.fract() == 0.0 && (self.ack_wait / 1000.0).fract() == 0.0) {
-            return Err(SubOptionsError::AckWaitNotWholeSeconds);
+    /// The core options, by the rules shared with the browser build
+    /// (`stan_core::js`): `BAD_ACK_WAIT` for an ack wait that is not whole
+    /// seconds, `SERVER_ERROR` with the server's text for what it would refuse.
+    pub fn to_core(&self) -> Result<stan_core::SubscriptionOptions, stan_core::Error> {
+        JsSubOptions {
+            queue_group: self.queue_group.clone(),
+            durable_name: self.durable_name.clone(),
+            max_in_flight: self.max_in_flight,
+            ack_wait: self.ack_wait,
+            start_position: self.start_position,
+            start_sequence: self.start_sequence,
+            start_time: self.start_time,
         }
-        let start = match self.start_position {
-            1 => StartAt::LastReceived,
-            2 => StartAt::TimeDelta(Duration::from_nanos(self.start_time.unwrap_or(0.0).max(0.0) as u64)),
-            3 => StartAt::Sequence(self.start_sequence.unwrap_or(0.0).max(0.0) as u64),
-            4 => StartAt::First,
-            _ => StartAt::NewOnly,
-        };
-        // Out-of-range start positions are not representable in the core:
-        // the caller reports the server's refusal text itself.
-        let bad_start = (!(0..=4).contains(&self.start_position)).then_some(self.start_position);
-        let mut o = stan_core::SubscriptionOptions::default()
-            .max_in_flight(self.max_in_flight)
-            .ack_wait(Duration::from_millis(self.ack_wait.max(0.0) as u64))
-            .start_at(start)
-            // Acks are sent by the JS facade after the listeners returned.
-            .manual_ack_mode(true);
-        if let Some(q) = self.queue_group.as_ref().filter(|q| !q.is_empty()) {
-            o = o.queue_group(q.clone());
-        }
-        if let Some(d) = self.durable_name.as_ref().filter(|d| !d.is_empty()) {
-            o = o.durable_name(d.clone());
-        }
-        Ok((o, bad_start))
+        .to_core()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
-    fn sub(ack_wait: f64, start_position: i32) -> NativeSubOptions {
-        NativeSubOptions { max_in_flight: 16384, ack_wait, start_position, ..Default::default() }
+    #[test]
+    fn sub_options_use_the_shared_rules() {
+        let o = NativeSubOptions { max_in_flight: 16384, ack_wait: 1500.0, ..Default::default() };
+        assert_eq!(o.to_core().unwrap_err().code(), "BAD_ACK_WAIT");
+        let o = NativeSubOptions { max_in_flight: 16384, ack_wait: 1000.0, start_position: 9, ..Default::default() };
+        assert_eq!(o.to_core().unwrap_err().to_string(), "stan: invalid start position");
+        let o = NativeSubOptions { max_in_flight: 1, ack_wait: 2000.0, start_position: 4, ..Default::default() };
+        let c = o.to_core().unwrap();
+        assert_eq!((c.start, c.ack_wait, c.manual_acks), (stan_core::StartAt::First, Duration::from_secs(2), true));
     }
 
     #[test]
-    fn ack_wait_must_be_whole_seconds() {
-        assert_eq!(sub(1500.0, 0).to_core().unwrap_err(), SubOptionsError::AckWaitNotWholeSeconds);
-        assert_eq!(sub(500.0, 0).to_core().unwrap_err(), SubOptionsError::AckWaitNotWholeSeconds);
-        let (o, bad) = sub(30000.0, 0).to_core().unwrap();
-        assert_eq!((o.ack_wait, bad, o.manual_acks), (Duration::from_secs(30), None, true));
-    }
-
-    #[test]
-    fn start_positions_map() {
-        let mut s = sub(1000.0, 3);
-        s.start_sequence = Some(7.0);
-        assert_eq!(s.to_core().unwrap().0.start, StartAt::Sequence(7));
-        let mut s = sub(1000.0, 2);
-        s.start_time = Some(5e9);
-        assert_eq!(s.to_core().unwrap().0.start, StartAt::TimeDelta(Duration::from_secs(5)));
-        assert_eq!(sub(1000.0, 9).to_core().unwrap().1, Some(9));
-        let mut s = sub(1000.0, 4);
-        s.queue_group = Some(String::new());
-        s.durable_name = Some("d".into());
-        let o = s.to_core().unwrap().0;
-        assert_eq!((o.start, o.queue_group, o.durable_name.as_deref()), (StartAt::First, None, Some("d")));
+    fn session_options_use_the_shared_rules() {
+        let o = NativeOptions { max_pub_acks_inflight: 10.0, connect_timeout: 1500.0, ..Default::default() };
+        assert_eq!(o.session().max_pub_acks_inflight(), 11);
+        assert_eq!(o.session().connect_timeout(), Duration::from_millis(1500));
     }
 }

@@ -82,13 +82,13 @@ fn make_handlers(shared: &Shared) -> (Handlers, Closure<dyn FnMut(JsValue)>) {
             let _ = inner.ws.close();
         }
         while let Some(text) = inner.session.poll_nats_error() {
-            let code = crate::codes::nats_err_code(&text);
-            let phase = if code == "PERMISSIONS_VIOLATION" { 1 } else { 2 };
+            let established = inner.session.core().state() != stan_core::State::Connecting;
+            let class = stan_core::js::NatsErrorClass::of_text(&text, established);
             inner.push(
                 Obj::new()
                     .set("type", "nats_error")
-                    .set("phase", phase)
-                    .set("code", code)
+                    .set("phase", class.phase())
+                    .set("code", class.code())
                     .set("message", text)
                     .into_js(),
             );
@@ -105,8 +105,8 @@ fn make_handlers(shared: &Shared) -> (Handlers, Closure<dyn FnMut(JsValue)>) {
                 inner.push(
                     Obj::new()
                         .set("type", "nats_error")
-                        .set("phase", 0)
-                        .set("code", "CONN_ERR")
+                        .set("phase", stan_core::js::NatsErrorClass::ConnectFailed.phase())
+                        .set("code", stan_core::js::NatsErrorClass::ConnectFailed.code())
                         .set("message", msg)
                         .into_js(),
                 );

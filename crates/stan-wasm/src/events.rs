@@ -55,7 +55,9 @@ pub fn to_js(ev: Event) -> JsValue {
         Event::Reconnected => t("reconnected"),
         Event::ConnectionLost(e) => with_error(t("connection_lost"), &e),
         Event::Closed(Ok(())) => t("closed"),
-        Event::Closed(Err(e)) => with_error(t("closed"), &e),
+        Event::Closed(Err(e)) => {
+            t("closed").set("code", stan_core::js::close_error_code(&e)).set("message", e.to_string())
+        }
     };
     o.into_js()
 }

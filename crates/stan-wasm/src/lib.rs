@@ -6,7 +6,6 @@
 //! - [`session`]: NATS connection glue, host-testable (CONNECT on INFO, PONG
 //!   on PING, MSG into the core, the core's ops out as bytes);
 //! - [`options`]: option values (as the JS facade passes them) into core settings;
-//! - [`codes`]: the one error-conversion point (stable `code` strings);
 //! - `driver` (wasm32 only): the `WasmStan` class, WebSocket callbacks,
 //!   timers and the batched event callback.
 //!
@@ -14,7 +13,6 @@
 //! TLS options (use a `wss://` URL), or any STAN protocol logic (the core
 //! does it). The JS API lives in `npm/wasm/` over the generated binding.
 
-pub mod codes;
 pub mod options;
 pub mod session;
 

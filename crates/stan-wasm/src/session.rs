@@ -58,12 +58,14 @@ impl NatsSession {
         self.decoder.feed(data);
         while let Some(op) = self.decoder.next_op()? {
             match op {
-                ServerOp::Info(_) if !self.connected => {
+                ServerOp::Info(info) if !self.connected => {
+                    self.core.set_max_payload(info.max_payload);
                     // Encoding CONNECT cannot fail (no subjects in it).
                     let _ = ClientOp::Connect(&self.connect).encode(&mut self.out);
                     self.connected = true;
                 }
-                ServerOp::Info(_) | ServerOp::Pong | ServerOp::Ok => {}
+                ServerOp::Info(info) => self.core.set_max_payload(info.max_payload),
+                ServerOp::Pong | ServerOp::Ok => {}
                 ServerOp::Ping => {
                     let _ = ClientOp::Pong.encode(&mut self.out);
                 }
@@ -131,6 +133,7 @@ mod tests {
         assert!(out.contains("\r\nSUB _INBOX."), "{out}");
         assert!(out.contains("PUB _STAN.discover.test-cluster _INBOX."), "{out}");
         assert!(s.take_output().is_empty());
+        assert_eq!(s.core().max_payload(), Some(1048576));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 // over the wasm driver (pkg/, generated). All protocol work happens in the
 // wasm session; this file dispatches its event records and sends acks (the
 // rest of Stan is gen/stan.js, generated from the Node package's lib/shared/).
-import { StanBase, NewSubscriptionOptions } from './gen/stan.js'
+import { StanBase, NewSubscriptionOptions, connectAsync as connectAsyncWith } from './gen/stan.js'
 import { StartPosition, SubscriptionOptions, Subscription } from './gen/subscription.js'
 import { Message } from './gen/message.js'
 import { parseOptions, toNative } from './options.js'
@@ -68,6 +68,11 @@ export class Stan extends StanBase {
 
 export function connect (clusterID, clientID, opts) {
   return new Stan(clusterID, clientID, opts)
+}
+
+/** `await connectAsync(...)`: the connected Stan (beyond node-nats-streaming). */
+export function connectAsync (clusterID, clientID, opts) {
+  return connectAsyncWith(connect, clusterID, clientID, opts)
 }
 
 export { NewSubscriptionOptions, StartPosition, SubscriptionOptions, Subscription, Message }

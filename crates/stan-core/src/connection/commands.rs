@@ -26,7 +26,8 @@ impl Connection {
     /// Errors: [`Error::ConnectionClosed`] once closing or closed,
     /// [`Error::BadSubject`] for an empty subject or one with whitespace,
     /// [`Error::MaxInFlightReached`] when `max_pub_acks_inflight` acks are
-    /// outstanding (nothing is sent then).
+    /// outstanding (nothing is sent then), [`Error::MaxPayloadExceeded`] when
+    /// the encoded PubMsg is larger than the server's `max_payload`.
     ///
     /// `data` is borrowed: it is copied once, straight into the encoded PubMsg.
     pub fn publish(&mut self, now: Duration, subject: &str, data: impl AsRef<[u8]>) -> Result<String, Error> {
@@ -48,6 +49,9 @@ impl Connection {
             data.as_ref(),
             &self.conn_id,
         ));
+        if self.max_payload.is_some_and(|max| payload.len() > max) {
+            return Err(Error::MaxPayloadExceeded);
+        }
         self.pubs.insert(guid.clone(), now + self.config.ack_timeout);
         match &self.server {
             Some(srv) => {

@@ -61,6 +61,8 @@ pub struct Connection {
     pubs: PubAckTracker,
     subs: SubTable,
     ping: Option<PingTimer>,
+    /// The NATS server's `max_payload`, once the driver told us.
+    max_payload: Option<usize>,
     transmits: VecDeque<NatsOp>,
     events: VecDeque<Event>,
 }
@@ -95,6 +97,7 @@ impl Connection {
             pubs: PubAckTracker::default(),
             subs: SubTable::default(),
             ping: None,
+            max_payload: None,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         };
@@ -173,6 +176,18 @@ impl Connection {
     pub fn pings_outstanding(&self) -> i32 {
         self.ping.as_ref().map_or(0, |p| p.outstanding())
     }
+    /// The NATS server's `max_payload`, if the driver set it.
+    pub fn max_payload(&self) -> Option<usize> {
+        self.max_payload
+    }
+
+    /// The NATS server's `max_payload` (from its INFO; call again after a
+    /// reconnect). Publishes whose encoded PubMsg is larger then fail at
+    /// once with [`Error::MaxPayloadExceeded`]; 0 means unknown.
+    pub fn set_max_payload(&mut self, max: usize) {
+        self.max_payload = (max > 0).then_some(max);
+    }
+
     /// Publishes waiting for their ack.
     pub fn pending_pub_acks(&self) -> usize {
         self.pubs.len()

@@ -129,3 +129,19 @@ fn empty_payload_is_allowed() {
     let m: stan_proto::PubMsg = p.take("_STAN.pub.test-cluster.foo").decode();
     assert!(m.data.is_empty());
 }
+
+#[test]
+fn publish_over_max_payload_fails_at_once_and_sends_nothing() {
+    let mut p = Peer::connected();
+    p.c.set_max_payload(1024);
+    assert_eq!(p.c.max_payload(), Some(1024));
+    assert_eq!(p.c.publish(ms(0), "foo", vec![0u8; 1024]), Err(Error::MaxPayloadExceeded));
+    assert_eq!(p.c.pending_pub_acks(), 0);
+    assert!(p.c.poll_transmit().is_none());
+    // Smaller ones still go out; 0 means "unknown" (no limit).
+    p.c.publish(ms(0), "foo", vec![0u8; 512]).unwrap();
+    assert_eq!(p.c.pending_pub_acks(), 1);
+    p.c.set_max_payload(0);
+    p.c.publish(ms(0), "foo", vec![0u8; 4096]).unwrap();
+    assert_eq!(p.c.pending_pub_acks(), 2);
+}
