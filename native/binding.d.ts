@@ -46,6 +46,20 @@ export declare class NativeStan {
   closeSubscription(sub: number): void
   /** Close the connection (no-op when closing or closed). */
   close(): void
+  /**
+   * Core-NATS publish beside STAN (`sc.nc.publish`). Throws `CONN_CLOSED`,
+   * `BAD_SUBJECT` or `MAX_PAYLOAD_EXCEEDED`.
+   */
+  ncPublish(subject: string, reply: string | undefined | null, data: Uint8Array): void
+  /**
+   * Core-NATS subscription `id` (chosen by the caller, unique per session);
+   * its messages arrive as event records of kind 17.
+   */
+  ncSubscribe(id: number, subject: string, queue?: string | undefined | null): void
+  /** End core-NATS subscription `id`. */
+  ncUnsubscribe(id: number): void
+  /** Round trip to the NATS server; the outcome arrives as a record of kind 18. */
+  ncFlush(id: number): void
   /** True once the session is over. */
   isClosed(): boolean
   /** Publishes whose ack has not reached the session yet. */
