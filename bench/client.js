@@ -4,17 +4,22 @@
 // (so that CPU time and peak RSS belong to that client alone). Started by
 // bench/run.js; prints one JSON line on stdout.
 //
-//   node bench/client.js <module path> <scenario> <url> <cluster> <subject> <n> <size> <window>
+//   node bench/client.js <module path> <scenario> <url> <cluster> <subject> <n> <size> <window> [channels]
 //
 // scenarios:
 //   pub      publish n messages (window of outstanding acks), until every ack arrived
 //   e2e      subscriber + publisher in this process, until the subscriber got all n
 //   latency  n round trips, one at a time: publish -> 'message' (µs)
-const [modPath, scenario, url, cluster, subject, nArg, sizeArg, windowArg] = process.argv.slice(2)
+//   channels publish n messages round-robin on <subject>.0 … <subject>.<channels-1>
+//            (window of outstanding acks), until every ack arrived
+// The window is also the connection's maxPubAcksInflight. BENCH_CLIENT_TIMEOUT_MS
+// (default 30000) bounds the whole scenario.
+const [modPath, scenario, url, cluster, subject, nArg, sizeArg, windowArg, channelsArg] = process.argv.slice(2)
 const N = Number(nArg)
 const SIZE = Number(sizeArg)
 const WINDOW = Number(windowArg)
-const TIMEOUT_MS = 30000
+const CHANNELS = Number(channelsArg || 1)
+const TIMEOUT_MS = Number(process.env.BENCH_CLIENT_TIMEOUT_MS || 30000)
 
 const stanLib = require(modPath)
 const payload = Buffer.alloc(SIZE, 'x')
@@ -47,23 +52,21 @@ function finish (sc, result) {
  * once every ack arrived. Both clients get the same flow control (the
  * reference publishes past maxPubAcksInflight after reporting an error).
  */
-function publishWindowed (sc, count, onAllAcked) {
+function publishWindowed (sc, count, onAllAcked, subjectOf = () => subject) {
   let sent = 0
   let acked = 0
   const onAck = (err) => {
     if (err) return fail(err)
     acked++
     if (sent < count) {
-      sent++
-      sc.publish(subject, payload, onAck)
+      sc.publish(subjectOf(sent++), payload, onAck)
     } else if (acked === count) {
       onAllAcked()
     }
   }
   const first = Math.min(WINDOW, count)
   for (let i = 0; i < first; i++) {
-    sent++
-    sc.publish(subject, payload, onAck)
+    sc.publish(subjectOf(sent++), payload, onAck)
   }
 }
 
@@ -75,17 +78,23 @@ function subscribeReady (sc, onMessage, onReady) {
   return sub
 }
 
-const sc = stanLib.connect(cluster, `bench-${scenario}-${process.pid}`, { url })
+const sc = stanLib.connect(cluster, `bench-${scenario}-${process.pid}`, { url, maxPubAcksInflight: WINDOW })
 sc.on('error', fail)
 sc.on('connect', () => {
-  if (scenario === 'pub') {
+  if (scenario === 'pub' || scenario === 'channels') {
+    const subjects = Array.from({ length: CHANNELS }, (_, i) => (scenario === 'pub' ? subject : `${subject}.${i}`))
     const cpu0 = process.cpuUsage()
     const t0 = process.hrtime.bigint()
-    publishWindowed(sc, N, () => {
-      const ns = Number(process.hrtime.bigint() - t0)
-      const cpu = process.cpuUsage(cpu0)
-      finish(sc, { n: N, seconds: ns / 1e9, rate: N / (ns / 1e9), cpuUsPerMsg: (cpu.user + cpu.system) / N })
-    })
+    publishWindowed(
+      sc,
+      N,
+      () => {
+        const ns = Number(process.hrtime.bigint() - t0)
+        const cpu = process.cpuUsage(cpu0)
+        finish(sc, { n: N, seconds: ns / 1e9, rate: N / (ns / 1e9), cpuUsPerMsg: (cpu.user + cpu.system) / N })
+      },
+      (i) => subjects[i % CHANNELS]
+    )
   } else if (scenario === 'e2e') {
     // The clock stops when the subscriber got all N; the connection is closed
     // once the publisher's acks are in too.

@@ -1,0 +1,41 @@
+'use strict'
+// Section "servers": stan-server vs the original nats-streaming-server, both
+// driven by the Go client's stan-bench (1 publisher, 128 B, -mpa 512):
+// publish only, and publish + 1 subscriber; memory and file store.
+const { stanBench, expectTotal } = require('../runners')
+const { table } = require('../stats')
+const { comparePairs, pairCells, PAIR_HEADER } = require('./server-pairs')
+
+const WINDOW = 512
+
+async function run (opts, log) {
+  const raw = {}
+  const rows = []
+  let versions = {}
+  for (const store of ['MEMORY', 'FILE']) {
+    for (const [mode, ns] of [['publish', 0], ['publish + subscribe', 1]]) {
+      const key = `${store} ${mode}`
+      const p = await comparePairs(opts, log, `servers ${key}`, { store }, async (srv) => {
+        const b = await stanBench(opts, srv, { np: 1, ns, n: opts.n, window: WINDOW, subject: 'bench' })
+        await expectTotal(srv, opts.n, `stan-bench ${mode}`)
+        return { rate: ns ? b.rates.pubSub : b.rates.pub, cpuSeconds: b.serverCpuSeconds, perMsgs: opts.n }
+      })
+      versions = p.versions
+      raw[key] = p
+      rows.push([store.toLowerCase(), mode].concat(pairCells(p)))
+    }
+  }
+  return {
+    title: 'Servers: stan-server vs the original nats-streaming-server (stan-bench)',
+    note:
+      `stan-bench -np 1 -ns 0|1 -n ${opts.n} -ms 128 -mpa ${WINDOW}; a fresh server per run with the same flags ` +
+      `(\`-st MEMORY\` or \`-st FILE --dir <new temp dir>\`); ${versions.reference} vs ${versions.ours}; ` +
+      'msgs/s as stan-bench reports it (publish: publisher rate; publish + subscribe: its combined Pub/Sub rate); ' +
+      'server CPU = user+sys from /proc/<pid>/stat during the run (stan-server: its process and its nats-server child) per published message; ' +
+      `median of ${opts.runs}, ratio = stan-server ÷ original.`,
+    lines: table(['store', 'load'].concat(PAIR_HEADER), rows),
+    raw
+  }
+}
+
+module.exports = { run }
