@@ -59,6 +59,11 @@ export interface ServerOptions {
   dir?: string;
   /** `-SD` (STAN debug logging). Default true: the logs help when a test fails. */
   debug?: boolean;
+  /**
+   * Require credentials from every client (`--user/--pass` or `--auth`); the
+   * harness's own readiness probe presents them.
+   */
+  auth?: { user: string; pass: string } | { token: string };
   /** Extra flags appended as they are. */
   extraArgs?: string[];
   /** How long start() may take before it gives up. */
@@ -167,6 +172,10 @@ export class StanServer {
     if (o.hbf !== undefined) a.push('-hbf', String(o.hbf));
     if (o.store === 'FILE') a.push('-st', 'FILE', '--dir', this.dir as string);
     if (o.debug ?? true) a.push('-SD');
+    if (o.auth !== undefined) {
+      if ('token' in o.auth) a.push('--auth', o.auth.token);
+      else a.push('--user', o.auth.user, '--pass', o.auth.pass);
+    }
     if (o.extraArgs) a.push(...o.extraArgs);
     return a;
   }
@@ -220,7 +229,9 @@ export class StanServer {
         if (r.status !== 200) {
           last = `serverz status ${r.status}`;
         } else {
-          const nc = await RawNats.connect(this.port, 1000);
+          const a = this.opts.auth;
+          const creds = a === undefined ? {} : 'token' in a ? { auth_token: a.token } : { user: a.user, pass: a.pass };
+          const nc = await RawNats.connect(this.port, 1000, '127.0.0.1', creds);
           try {
             await nc.request(`_STAN.discover.${this.clusterId}`, Buffer.alloc(0), 1000);
             return;
