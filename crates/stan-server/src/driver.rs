@@ -64,10 +64,10 @@ pub async fn connect_nats(url: &str, name: &str, security: &Security) -> Result<
         o = security.apply(o)?;
         match o.connect(url).await {
             Ok(c) => return Ok(c),
-            Err(e)
-                if matches!(e.kind(), ConnectErrorKind::AuthorizationViolation | ConnectErrorKind::Tls)
-                    || e.to_string().contains("invalid peer certificate") =>
-            {
+            Err(e) if e.kind() == ConnectErrorKind::AuthorizationViolation => {
+                return Err(format!("cannot connect to NATS at {url}: Authorization Violation"));
+            }
+            Err(e) if e.kind() == ConnectErrorKind::Tls || e.to_string().contains("invalid peer certificate") => {
                 return Err(format!("cannot connect to NATS at {url}: {e}"));
             }
             Err(e) if Instant::now() < deadline => {

@@ -23,7 +23,7 @@ async fn raw_accepted(o: async_nats::ConnectOptions, url: &str) {
 }
 
 fn assert_auth_error(text: &str) {
-    assert!(text.to_lowercase().contains("authorization violation"), "unclear error: {text}");
+    assert!(text.contains("Authorization Violation"), "unclear error: {text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,7 +74,10 @@ async fn config_file_users_list() {
     let c = conf.to_str().unwrap();
     // Without its own credentials stan-server cannot connect: a clear error, exit 1.
     let Err(log) = Stan::try_start("auth-conf", &["-c", c]) else { panic!("started without credentials") };
-    assert!(log.to_lowercase().contains("authorization violation"), "{log}");
+    assert!(
+        log.contains("cannot connect to NATS at nats://127.0.0.1:") && log.contains(": Authorization Violation"),
+        "{log}"
+    );
     assert!(conf.exists(), "the user's configuration file was removed");
 
     let s = Stan::start("auth-conf", &["-c", c, "--nats_user", "stan", "--nats_pass", "stanpw"]);
@@ -99,4 +102,41 @@ fn flag_errors_are_clear() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(want), "{args:?}: {err}");
     }
+}
+
+/// A plain nats-server requiring a user, killed by PID on drop.
+struct ExternalNats(std::process::Child);
+
+impl Drop for ExternalNats {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_external_nats_the_credentials_are_stan_servers_own() {
+    let port = support::free_port();
+    let nats = ExternalNats(
+        std::process::Command::new(stan_testkit::binaries::nats_server())
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "--user", "ext", "--pass", "extpw"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("nats://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "nats-server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let Err(log) = Stan::try_start("auth-ext", &["-ns", &url]) else { panic!("connected without credentials") };
+    assert!(log.contains("Authorization Violation"), "{log}");
+    let s = Stan::try_start("auth-ext", &["-ns", &url, "--user", "ext", "--pass", "extpw"])
+        .unwrap_or_else(|log| panic!("{log}"));
+    assert_eq!(s.nats_pid, 0, "no child with -ns");
+    round_trip("auth-ext", "ext-client", opts(&url).user_and_password("ext", "extpw")).await;
+    drop(s);
+    drop(nats);
 }
