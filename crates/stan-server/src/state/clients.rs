@@ -244,11 +244,16 @@ impl State {
         }
     }
 
-    /// Whether `client_id` is registered with this connection ID (any, if
-    /// empty), as the original checks publishers: by the client's own record,
-    /// so a newcomer reusing the connection ID (or probing for the client ID)
-    /// does not invalidate the registered client.
+    /// Whether a publisher is registered, checked as the original checks it:
+    /// by its connection ID when it sends one (whichever client registered
+    /// that ID last), else by its client ID. A newcomer reusing a connection
+    /// ID, or probing for a registered client ID, therefore does not make the
+    /// server refuse the registered client's publishes.
     pub(crate) fn is_registered(&self, client_id: &str, conn_id: &Bytes) -> bool {
-        self.clients.get(client_id).is_some_and(|c| conn_id.is_empty() || c.conn_id == *conn_id)
+        if conn_id.is_empty() {
+            self.clients.contains_key(client_id)
+        } else {
+            self.conn_ids.get(conn_id).is_some_and(|id| self.clients.contains_key(id))
+        }
     }
 }

@@ -514,7 +514,7 @@ fn a_newcomer_reusing_a_connection_id_does_not_invalidate_the_owner() {
     };
     t.st.handle_connect("r.b", &encode(&req), 0);
     assert_eq!(reply_to::<ConnectResponse>(&t.st.take_out(), "r.b").error, "");
-    // "a" publishes with its own (reused) connection ID: still accepted, as in the original.
+    // "a" publishes with its own (reused) connection ID: still accepted, as by the original.
     assert_eq!(t.publish("a", "foo", "x").error, "");
     // A publisher naming a registered client with a foreign connection ID is refused.
     let pm = PubMsg {
@@ -526,6 +526,9 @@ fn a_newcomer_reusing_a_connection_id_does_not_invalidate_the_owner() {
     };
     t.st.handle_publish("r.ack", &encode(&pm), 0, 1);
     assert_eq!(reply_to::<PubAck>(&t.st.take_out(), "r.ack").error, errors::SRV_INVALID_PUB_REQ);
+    // Once the newcomer closes, the connection ID is gone: refused, as by the original.
+    assert_eq!(t.close("b"), "");
+    assert_eq!(t.publish("a", "foo", "y").error, errors::SRV_INVALID_PUB_REQ);
 }
 
 #[test]
