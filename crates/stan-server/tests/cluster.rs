@@ -92,3 +92,63 @@ async fn client_on_node_a_keeps_publishing_after_node_a_nats_dies() {
     within(10, reader.close()).await.unwrap();
     let _ = tokio::time::timeout(Duration::from_secs(5), sc.close()).await;
 }
+
+/// A plain nats-server of a routed cluster, killed by PID on drop.
+struct Nats(std::process::Child);
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn plain_nats(port: u16, cluster: u16, route: u16) -> Nats {
+    let child = std::process::Command::new(stan_testkit::binaries::nats_server())
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "--cluster_name", "plain-routed"])
+        .args(["--cluster", &format!("nats://127.0.0.1:{cluster}"), "--routes", &format!("nats://127.0.0.1:{route}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    Nats(child)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stan_server_on_external_cluster_fails_over_to_the_advertised_node() {
+    let (pa, pb, ca, cb) = (free_port(), free_port(), free_port(), free_port());
+    let mut na = plain_nats(pa, ca, cb);
+    let _nb = plain_nats(pb, cb, ca);
+    let (ua, ub) = (format!("nats://127.0.0.1:{pa}"), format!("nats://127.0.0.1:{pb}"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", pa)).is_err()
+        || std::net::TcpStream::connect(("127.0.0.1", pb)).is_err()
+    {
+        assert!(Instant::now() < deadline, "nats-servers did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_routed(&ua, &ub).await;
+    // stan-server is given node A only.
+    let s = Stan::try_start("stan-ext", &["-ns", &ua]).unwrap_or_else(|log| panic!("{log}"));
+    let sc = within(15, stan_client::connect("stan-ext", "ext-pub", opts(&ub).reconnect(true))).await.unwrap();
+    within(10, sc.publish("ext", "before")).await.unwrap();
+    na.0.kill().unwrap();
+    na.0.wait().unwrap();
+    // stan-server's own connection reconnects to node B (advertised by the cluster).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match tokio::time::timeout(Duration::from_secs(3), sc.publish("ext", "after")).await {
+            Ok(Ok(_)) => break,
+            _ => assert!(Instant::now() < deadline, "stan-server did not come back after node A died:\n{}", s.log()),
+        }
+    }
+    let log = s.log();
+    assert!(log.contains("NATS connection event: disconnected"), "no failover seen:\n{log}");
+    let reader = within(15, stan_client::connect("stan-ext", "ext-reader", opts(&ub))).await.unwrap();
+    let mut sub =
+        within(10, reader.subscribe("ext", SubscriptionOptions::default().deliver_all_available())).await.unwrap();
+    let first = within(5, sub.next()).await.unwrap();
+    assert_eq!(first.data_str(), "before", "the message stored before the failover is still there");
+    within(10, reader.close()).await.unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(5), sc.close()).await;
+}
