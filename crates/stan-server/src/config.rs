@@ -446,6 +446,11 @@ fn check_security(o: &Options) -> Result<(), String> {
         if t.verify && t.ca_cert.is_none() {
             return Err("--tlsverify requires --tlscacert".into());
         }
+        if t.verify && o.client_tls.cert.is_none() {
+            return Err("--tlsverify requires a certificate for stan-server's own connection: \
+                        give -tls_client_cert and -tls_client_key"
+                .into());
+        }
     }
     let c = &o.client_tls;
     if c.cert.is_some() != c.key.is_some() {
@@ -609,7 +614,20 @@ mod tests {
         assert_eq!((o.user.as_deref(), o.pass.as_deref()), (Some("u"), Some("p")));
         assert!(o.tls.enabled && !o.tls.verify);
         assert_eq!(o.client_tls.ca_cert.as_deref(), Some("ca"));
-        let o = run(&["--auth=tok", "--tlsverify=true", "--tlscert", "c", "--tlskey", "k", "--tlscacert", "ca"]);
+        let o = run(&[
+            "--auth=tok",
+            "--tlsverify=true",
+            "--tlscert",
+            "c",
+            "--tlskey",
+            "k",
+            "--tlscacert",
+            "ca",
+            "-tls_client_cert",
+            "cc",
+            "-tls_client_key",
+            "ck",
+        ]);
         assert_eq!(o.auth.as_deref(), Some("tok"));
         assert!(o.tls.verify);
         let o =
@@ -623,6 +641,9 @@ mod tests {
         assert!(err(&["--tlscert", "c"]).contains("--tlskey"));
         assert!(run(&["--tlscert", "c", "--tlskey", "k"]).tls.is_on());
         assert!(err(&["--tlsverify", "--tlscert", "c", "--tlskey", "k"]).contains("--tlscacert"));
+        assert!(
+            err(&["--tlsverify", "--tlscert", "c", "--tlskey", "k", "--tlscacert", "ca"]).contains("-tls_client_cert")
+        );
         assert!(err(&["--pass", "p"]).contains("needs --user"));
         assert!(err(&["--auth", "t", "--user", "u"]).contains("together"));
         assert!(err(&["-ns", "nats://h:1", "--tlscert", "c"]).contains("-ns"));

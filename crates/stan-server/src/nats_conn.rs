@@ -5,8 +5,8 @@
 //! `--user/--pass` or `--auth` (the ones the embedded child requires).
 //! Embedded NATS:
 //! TLS when the child's client port uses it, trusting `-tls_client_cacert`
-//! (else `--tlscacert`), presenting `-tls_client_cert/-tls_client_key` (else,
-//! with `--tlsverify`, the server's own certificate and key).
+//! (else `--tlscacert`), presenting `-tls_client_cert/-tls_client_key`
+//! (required with `--tlsverify`).
 //! External NATS (`-ns`): the same credentials; TLS when `--tls`, `-secure`,
 //! a client certificate or a `tls://` URL asks for it.
 
@@ -37,10 +37,7 @@ impl Security {
         };
         let c = &o.client_tls;
         let external = o.nats_server.is_some();
-        let mut client_cert = c.cert.clone().zip(c.key.clone()).map(|(c, k)| (c.into(), k.into()));
-        if client_cert.is_none() && !external && o.tls.verify {
-            client_cert = o.tls.cert.clone().zip(o.tls.key.clone()).map(|(c, k)| (c.into(), k.into()));
-        }
+        let client_cert = c.cert.clone().zip(c.key.clone()).map(|(c, k)| (c.into(), k.into()));
         let root_ca = c.ca_cert.clone().or_else(|| o.tls.ca_cert.clone()).map(PathBuf::from);
         let tls_required = c.secure || client_cert.is_some() || if external { o.tls.enabled } else { o.tls.is_on() };
         Security { user, token, tls_required, insecure: c.secure, root_ca, client_cert }
@@ -153,9 +150,21 @@ mod tests {
         assert!(s.tls_required);
         assert_eq!(s.root_ca, Some(PathBuf::from("ca")));
         assert_eq!(s.client_cert, None);
-        // --tlsverify: our connection must present a certificate too.
-        let s = sec(&["--tlsverify", "--tlscert", "c", "--tlskey", "k", "--tlscacert", "ca"]);
-        assert_eq!(s.client_cert, Some(("c".into(), "k".into())));
+        // --tlsverify: our connection presents its client certificate.
+        let s = sec(&[
+            "--tlsverify",
+            "--tlscert",
+            "c",
+            "--tlskey",
+            "k",
+            "--tlscacert",
+            "ca",
+            "-tls_client_cert",
+            "cc",
+            "-tls_client_key",
+            "ck",
+        ]);
+        assert_eq!(s.client_cert, Some(("cc".into(), "ck".into())));
         let s = sec(&["--tls", "--tlscert", "c", "--tlskey", "k", "-tls_client_cacert", "x"]);
         assert_eq!(s.root_ca, Some(PathBuf::from("x")));
     }
