@@ -47,6 +47,8 @@ pub struct Options {
     pub nats_user: Option<String>,
     pub nats_pass: Option<String>,
     pub nats_token: Option<String>,
+    /// `--nats_nkey FILE`: the NKey seed of stan-server's own connection (a `-c` file's `nkey` user).
+    pub nats_nkey: Option<String>,
     pub nats_server_bin: Option<String>,
     /// Embedded NATS TLS (`--tls`, `--tlscert`, `--tlskey`, `--tlscacert`, `--tlsverify`).
     pub tls: TlsServer,
@@ -132,6 +134,7 @@ impl Default for Options {
             nats_user: None,
             nats_pass: None,
             nats_token: None,
+            nats_nkey: None,
             nats_server_bin: None,
             tls: TlsServer::default(),
             client_tls: TlsClient::default(),
@@ -176,6 +179,7 @@ Streaming Server TLS Options (stan-server's own NATS connection):
           --nats_user <string>       User for stan-server's own NATS connection only (e.g. one of a
           --nats_pass <string>       -c file's users); default: --user/--pass
           --nats_token <string>      Token for stan-server's own NATS connection only; default: --auth
+          --nats_nkey <file>         NKey seed file for stan-server's own NATS connection only
 
 Streaming Server Logging Options:
     -SD,  --stan_debug=<bool>        Enable STAN debugging output
@@ -287,6 +291,7 @@ const VALUE_FLAGS: &[&str] = &[
     "nats_user",
     "nats_pass",
     "nats_token",
+    "nats_nkey",
     "nats_server_bin",
     "tlscert",
     "tlskey",
@@ -375,6 +380,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
             "nats_user" => o.nats_user = Some(v),
             "nats_pass" => o.nats_pass = Some(v),
             "nats_token" => o.nats_token = Some(v),
+            "nats_nkey" => o.nats_nkey = Some(v),
             "nats_server_bin" => o.nats_server_bin = Some(v),
             "tlscert" => o.tls.cert = Some(v),
             "tlskey" => o.tls.key = Some(v),
@@ -423,8 +429,8 @@ fn check_security(o: &Options) -> Result<(), String> {
     if o.nats_pass.is_some() && o.nats_user.is_none() {
         return Err("--nats_pass needs --nats_user".into());
     }
-    if o.nats_token.is_some() && o.nats_user.is_some() {
-        return Err("--nats_token and --nats_user/--nats_pass cannot be used together".into());
+    if [o.nats_token.is_some(), o.nats_user.is_some(), o.nats_nkey.is_some()].iter().filter(|b| **b).count() > 1 {
+        return Err("--nats_user/--nats_pass, --nats_token and --nats_nkey cannot be used together".into());
     }
     let t = &o.tls;
     if external {
@@ -649,6 +655,7 @@ mod tests {
         assert!(err(&["-ns", "nats://h:1", "--tlscert", "c"]).contains("-ns"));
         assert!(err(&["-ns", "nats://h:1", "--routes", "nats://a:1"]).contains("-ns"));
         assert!(err(&["-tls_client_cert", "c"]).contains("together"));
+        assert!(err(&["--nats_nkey", "f", "--nats_token", "t"]).contains("cannot be used together"));
         assert!(err(&["--user", "a\nb"]).contains("control"));
         // With -ns, --tls and --tlscacert configure stan-server's own connection.
         let o = run(&["-ns", "tls://h:1", "--tls", "--tlscacert", "ca", "--auth", "t"]);

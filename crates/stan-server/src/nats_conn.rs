@@ -1,7 +1,7 @@
 //! stan-server's own NATS connection: the credentials and TLS settings it
 //! derives from the flags, applied to `async_nats::ConnectOptions`.
 //!
-//! Credentials: `--nats_user/--nats_pass` or `--nats_token` if given, else
+//! Credentials: `--nats_user/--nats_pass`, `--nats_token` or `--nats_nkey` if given, else
 //! `--user/--pass` or `--auth` (the ones the embedded child requires).
 //! Embedded NATS:
 //! TLS when the child's client port uses it, trusting `-tls_client_cacert`
@@ -21,6 +21,8 @@ use std::sync::Arc;
 pub struct Security {
     pub user: Option<(String, String)>,
     pub token: Option<String>,
+    /// File holding the NKey seed.
+    pub nkey_seed_file: Option<PathBuf>,
     pub tls_required: bool,
     /// `-secure`: TLS without verifying the server's certificate.
     pub insecure: bool,
@@ -30,7 +32,7 @@ pub struct Security {
 
 impl Security {
     pub fn from_options(o: &Options) -> Security {
-        let (user, token) = if o.nats_user.is_some() || o.nats_token.is_some() {
+        let (user, token) = if o.nats_user.is_some() || o.nats_token.is_some() || o.nats_nkey.is_some() {
             (o.nats_user.clone().map(|u| (u, o.nats_pass.clone().unwrap_or_default())), o.nats_token.clone())
         } else {
             (o.user.clone().map(|u| (u, o.pass.clone().unwrap_or_default())), o.auth.clone())
@@ -40,7 +42,8 @@ impl Security {
         let client_cert = c.cert.clone().zip(c.key.clone()).map(|(c, k)| (c.into(), k.into()));
         let root_ca = c.ca_cert.clone().or_else(|| o.tls.ca_cert.clone()).map(PathBuf::from);
         let tls_required = c.secure || client_cert.is_some() || if external { o.tls.enabled } else { o.tls.is_on() };
-        Security { user, token, tls_required, insecure: c.secure, root_ca, client_cert }
+        let nkey_seed_file = o.nats_nkey.clone().map(PathBuf::from);
+        Security { user, token, nkey_seed_file, tls_required, insecure: c.secure, root_ca, client_cert }
     }
 
     /// Apply to the connect options (TLS files are read at connect time).
@@ -49,6 +52,10 @@ impl Security {
             o = o.user_and_password(u.clone(), p.clone());
         } else if let Some(t) = &self.token {
             o = o.token(t.clone());
+        } else if let Some(path) = &self.nkey_seed_file {
+            let seed = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read the NKey seed file {}: {e}", path.display()))?;
+            o = o.nkey(seed.trim().to_string());
         }
         if self.tls_required {
             o = o.require_tls(true);

@@ -140,3 +140,29 @@ async fn with_external_nats_the_credentials_are_stan_servers_own() {
     drop(s);
     drop(nats);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_file_with_an_nkey_user_for_stan_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let kp = nkeys::KeyPair::new_user();
+    let seed = dir.path().join("stan.nk");
+    std::fs::write(&seed, kp.seed().unwrap()).unwrap();
+    let conf = dir.path().join("nats.conf");
+    let text = format!(
+        "authorization {{\n  users = [\n    {{ nkey: {} }}\n    {{ user: app, password: apppw }}\n  ]\n}}\n",
+        kp.public_key()
+    );
+    std::fs::write(&conf, text).unwrap();
+    let (c, sf) = (conf.to_str().unwrap(), seed.to_str().unwrap());
+    let s = Stan::start("auth-nkey", &["-c", c, "--nats_nkey", sf]);
+    let url = s.url();
+    raw_refused(async_nats::ConnectOptions::new(), &url).await;
+    round_trip("auth-nkey", "app-user", opts(&url).user_and_password("app", "apppw")).await;
+    // Another key is refused.
+    let other = nkeys::KeyPair::new_user();
+    std::fs::write(&seed, other.seed().unwrap()).unwrap();
+    let Err(log) = Stan::try_start("auth-nkey", &["-c", c, "--nats_nkey", sf]) else {
+        panic!("started with a foreign key")
+    };
+    assert!(log.contains("cannot connect to NATS"), "{log}");
+}
