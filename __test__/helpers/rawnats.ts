@@ -19,6 +19,13 @@ export function randomInbox(prefix = '_INBOX'): string {
   return `${prefix}.${crypto.randomBytes(11).toString('hex')}`;
 }
 
+/** Credentials of the CONNECT line (NATS protocol field names). */
+export interface RawAuth {
+  user?: string;
+  pass?: string;
+  auth_token?: string;
+}
+
 export class RawNats {
   readonly sock: net.Socket;
   info: Record<string, unknown> = {};
@@ -47,8 +54,8 @@ export class RawNats {
     sock.on('error', (e) => this.errors.push(`socket: ${e.message}`));
   }
 
-  /** Connect, read INFO, send CONNECT and wait for the first PONG. */
-  static connect(port: number, timeoutMs = 3000, host = '127.0.0.1'): Promise<RawNats> {
+  /** Connect, read INFO, send CONNECT (with `auth`'s credentials, if any) and wait for the first PONG. */
+  static connect(port: number, timeoutMs = 3000, host = '127.0.0.1', auth: RawAuth = {}): Promise<RawNats> {
     return new Promise((resolve, reject) => {
       const sock = net.createConnection({ port, host });
       const nc = new RawNats(sock);
@@ -64,7 +71,15 @@ export class RawNats {
       sock.once('connect', () => {
         nc.write(
           'CONNECT ' +
-            JSON.stringify({ verbose: false, pedantic: false, protocol: 1, name: 'raw-test', lang: 'raw', version: '0.0.0' }) +
+            JSON.stringify({
+              verbose: false,
+              pedantic: false,
+              protocol: 1,
+              name: 'raw-test',
+              lang: 'raw',
+              version: '0.0.0',
+              ...auth,
+            }) +
             '\r\n',
         );
         nc.pongWaiters.push(() => {

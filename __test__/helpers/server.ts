@@ -59,6 +59,16 @@ export interface ServerOptions {
   dir?: string;
   /** `-SD` (STAN debug logging). Default true: the logs help when a test fails. */
   debug?: boolean;
+  /**
+   * Require credentials from every client (`--user/--pass` or `--auth`); the
+   * harness's own readiness probe presents them.
+   */
+  auth?: { user: string; pass: string } | { token: string };
+  /**
+   * The server speaks TLS only (its TLS flags are in `extraArgs`): the
+   * readiness probe connects over TLS trusting this CA file (PEM).
+   */
+  tlsCa?: string;
   /** Extra flags appended as they are. */
   extraArgs?: string[];
   /** How long start() may take before it gives up. */
@@ -86,6 +96,40 @@ export function freePort(): Promise<number> {
       }
       const port = addr.port;
       srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A discover request over TLS (trusting `caFile`) with nats.js v1, the NATS
+ * client under the reference STAN client; resolves once any reply arrives.
+ */
+function discoverOverTls(port: number, caFile: string, subject: string, timeoutMs: number): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const natsV1 = require('nats') as typeof import('nats');
+  return new Promise((resolve, reject) => {
+    const nc = natsV1.connect({
+      url: `tls://127.0.0.1:${port}`,
+      tls: { ca: [fs.readFileSync(caFile)] },
+      reconnect: false,
+      timeout: timeoutMs,
+    });
+    const timer = setTimeout(() => finish(new Error('no reply over TLS')), timeoutMs + 500);
+    const finish = (err?: Error): void => {
+      clearTimeout(timer);
+      try {
+        nc.close();
+      } catch {
+        // already closed
+      }
+      if (err) reject(err);
+      else resolve();
+    };
+    nc.on('error', (e: Error) => finish(e));
+    nc.on('connect', () => {
+      nc.requestOne(subject, '', timeoutMs, (r: unknown) =>
+        r instanceof Error ? finish(r) : finish(),
+      );
     });
   });
 }
@@ -167,6 +211,10 @@ export class StanServer {
     if (o.hbf !== undefined) a.push('-hbf', String(o.hbf));
     if (o.store === 'FILE') a.push('-st', 'FILE', '--dir', this.dir as string);
     if (o.debug ?? true) a.push('-SD');
+    if (o.auth !== undefined) {
+      if ('token' in o.auth) a.push('--auth', o.auth.token);
+      else a.push('--user', o.auth.user, '--pass', o.auth.pass);
+    }
     if (o.extraArgs) a.push(...o.extraArgs);
     return a;
   }
@@ -220,7 +268,13 @@ export class StanServer {
         if (r.status !== 200) {
           last = `serverz status ${r.status}`;
         } else {
-          const nc = await RawNats.connect(this.port, 1000);
+          const a = this.opts.auth;
+          const creds = a === undefined ? {} : 'token' in a ? { auth_token: a.token } : { user: a.user, pass: a.pass };
+          if (this.opts.tlsCa !== undefined) {
+            await discoverOverTls(this.port, this.opts.tlsCa, `_STAN.discover.${this.clusterId}`, 1000);
+            return;
+          }
+          const nc = await RawNats.connect(this.port, 1000, '127.0.0.1', creds);
           try {
             await nc.request(`_STAN.discover.${this.clusterId}`, Buffer.alloc(0), 1000);
             return;

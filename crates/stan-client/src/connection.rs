@@ -52,7 +52,7 @@ pub async fn connect(cluster_id: &str, client_id: &str, options: Options) -> Res
         }
         async {}
     });
-    let client = nats_opts.connect(servers).await.map_err(|e| Error::Nats(e.to_string()))?;
+    let client = nats_opts.connect(servers).await.map_err(|e| Error::Nats(crate::shared::connect_error_text(&e)))?;
 
     let epoch = tokio::time::Instant::now();
     let mut core = stan_core::Connection::new(config, rand::random(), std::time::Duration::ZERO)?;

@@ -301,7 +301,8 @@ impl<S: EventSink> Driver<S> {
                 r = &mut connect => match r {
                     Ok(client) => break client,
                     Err(e) => {
-                        self.batch.push(SessionEvent::Nats { kind: NatsErrorKind::ConnectFailed, text: e.to_string() });
+                        let text = connect_error_text(&e);
+                        self.batch.push(SessionEvent::Nats { kind: NatsErrorKind::ConnectFailed, text });
                         let mut core = self.shared.lock();
                         core.close(self.shared.clock.now());
                         while core.poll_transmit().is_some() {}
@@ -469,6 +470,16 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
+    }
+}
+
+/// The text of a failed first NATS connect: the server's own wording for an
+/// authorization failure (`Authorization Violation`, as nats.js and Go report
+/// it), async-nats' text otherwise.
+pub fn connect_error_text(e: &async_nats::ConnectError) -> String {
+    match e.kind() {
+        async_nats::ConnectErrorKind::AuthorizationViolation => "Authorization Violation".to_string(),
+        _ => e.to_string(),
     }
 }
 

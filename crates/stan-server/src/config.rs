@@ -40,7 +40,65 @@ pub struct Options {
     pub ws_port: Option<u16>,
     pub user: Option<String>,
     pub pass: Option<String>,
+    /// `--auth`: the token clients must present.
+    pub auth: Option<String>,
+    /// `--nats_user/--nats_pass/--nats_token`: stan-server's own connection
+    /// only (e.g. a user of a `-c` file's users list). Not in the original.
+    pub nats_user: Option<String>,
+    pub nats_pass: Option<String>,
+    pub nats_token: Option<String>,
+    /// `--nats_nkey FILE`: the NKey seed of stan-server's own connection (a `-c` file's `nkey` user).
+    pub nats_nkey: Option<String>,
     pub nats_server_bin: Option<String>,
+    /// Embedded NATS TLS (`--tls`, `--tlscert`, `--tlskey`, `--tlscacert`, `--tlsverify`).
+    pub tls: TlsServer,
+    /// Streaming server's own connection (`-secure`, `-tls_client_*`).
+    pub client_tls: TlsClient,
+    /// Embedded NATS clustering (`--cluster`, `--routes`, ...).
+    pub cluster: NatsCluster,
+}
+
+/// TLS of the embedded nats-server's client port.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TlsServer {
+    pub enabled: bool,
+    pub verify: bool,
+    pub cert: Option<String>,
+    pub key: Option<String>,
+    pub ca_cert: Option<String>,
+}
+
+impl TlsServer {
+    /// Whether the embedded server's client port uses TLS (any TLS flag turns it on, as in nats-server).
+    pub fn is_on(&self) -> bool {
+        self.enabled || self.verify || self.cert.is_some() || self.key.is_some() || self.ca_cert.is_some()
+    }
+}
+
+/// TLS of stan-server's own NATS connection.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TlsClient {
+    /// `-secure`: TLS without verifying the server's certificate.
+    pub secure: bool,
+    pub cert: Option<String>,
+    pub key: Option<String>,
+    pub ca_cert: Option<String>,
+}
+
+/// Route clustering of the embedded nats-server (NATS layer only).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NatsCluster {
+    pub listen: Option<String>,
+    pub routes: Option<String>,
+    pub name: Option<String>,
+    pub no_advertise: Option<bool>,
+    pub connect_retries: Option<u32>,
+}
+
+impl NatsCluster {
+    pub fn is_set(&self) -> bool {
+        self != &NatsCluster::default()
+    }
 }
 
 impl Default for Options {
@@ -72,7 +130,15 @@ impl Default for Options {
             ws_port: None,
             user: None,
             pass: None,
+            auth: None,
+            nats_user: None,
+            nats_pass: None,
+            nats_token: None,
+            nats_nkey: None,
             nats_server_bin: None,
+            tls: TlsServer::default(),
+            client_tls: TlsClient::default(),
+            cluster: NatsCluster::default(),
         }
     }
 }
@@ -104,8 +170,16 @@ Streaming Server Options:
     -hbt, --hb_timeout <duration>    How long server waits for a heartbeat response (default 10s)
     -hbf, --hb_fail_count <int>      Number of failed heartbeats before server closes the client connection (default 10)
           --replace_durable <bool>   Replace the existing durable subscription instead of reporting a duplicate durable error
-          --user <string>            User name to connect to the NATS server
-          --pass <string>            Password to connect to the NATS server
+
+Streaming Server TLS Options (stan-server's own NATS connection):
+    -secure <bool>                   Use TLS to the NATS server without verifying its certificate
+    -tls_client_key <string>         Client key for the streaming server
+    -tls_client_cert <string>        Client certificate for the streaming server
+    -tls_client_cacert <string>      CA that signed the NATS server's certificate
+          --nats_user <string>       User for stan-server's own NATS connection only (e.g. one of a
+          --nats_pass <string>       -c file's users); default: --user/--pass
+          --nats_token <string>      Token for stan-server's own NATS connection only; default: --auth
+          --nats_nkey <file>         NKey seed file for stan-server's own NATS connection only
 
 Streaming Server Logging Options:
     -SD,  --stan_debug=<bool>        Enable STAN debugging output
@@ -123,6 +197,27 @@ Embedded NATS Server Options (ignored with -ns):
     -D,   --debug=<bool>             Enable NATS debugging output
     -V,   --trace=<bool>             Trace the raw NATS protocol
     -DV                              Debug and trace NATS
+
+Authorization Options (required from every client of the embedded NATS server;
+stan-server's own connection uses them too, also with -ns):
+          --user <string>            User required for connections
+          --pass <string>            Password required for connections
+          --auth <string>            Authorization token required for connections
+
+TLS Options (embedded NATS server):
+          --tls=<bool>               Enable TLS, do not verify clients (default: false)
+          --tlscert <string>         Server certificate file
+          --tlskey <string>          Private key for server certificate
+          --tlsverify=<bool>         Enable TLS, verify client certificates
+          --tlscacert <string>       Client certificate CA for verification
+                                     (with -ns: --tls and --tlscacert apply to stan-server's own connection)
+
+NATS Clustering Options (embedded NATS server; STAN state stays per server):
+          --routes <string, ...>     Routes to solicit and connect
+          --cluster <string>         Cluster URL for solicited routes
+          --cluster_name <string>    Cluster name
+          --no_advertise=<bool>      Do not advertise known cluster information to clients
+          --connect_retries <int>    For implicit routes, number of connect retries
 
 Common Options:
     -h,   --help                     Show this message
@@ -142,6 +237,10 @@ const BOOL_FLAGS: &[&str] = &[
     "DV",
     "replace_durable",
     "file_sync",
+    "tls",
+    "tlsverify",
+    "secure",
+    "no_advertise",
     "h",
     "help",
     "v",
@@ -188,7 +287,22 @@ const VALUE_FLAGS: &[&str] = &[
     "ws_port",
     "user",
     "pass",
+    "auth",
+    "nats_user",
+    "nats_pass",
+    "nats_token",
+    "nats_nkey",
     "nats_server_bin",
+    "tlscert",
+    "tlskey",
+    "tlscacert",
+    "tls_client_key",
+    "tls_client_cert",
+    "tls_client_cacert",
+    "cluster",
+    "routes",
+    "cluster_name",
+    "connect_retries",
 ];
 
 /// Parse the arguments (without the program name).
@@ -218,6 +332,10 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
                 "DV" => (o.nats_debug, o.nats_trace) = (on, on),
                 "replace_durable" => o.replace_durable = on,
                 "file_sync" => o.file_sync = on,
+                "tls" => o.tls.enabled = on,
+                "tlsverify" => o.tls.verify = on,
+                "secure" => o.client_tls.secure = on,
+                "no_advertise" => o.cluster.no_advertise = Some(on),
                 _ => unreachable!("listed in BOOL_FLAGS"),
             }
             continue;
@@ -258,7 +376,22 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
             "ws_port" => o.ws_port = Some(parse_num(&name, &v)?),
             "user" => o.user = Some(v),
             "pass" => o.pass = Some(v),
+            "auth" => o.auth = Some(v),
+            "nats_user" => o.nats_user = Some(v),
+            "nats_pass" => o.nats_pass = Some(v),
+            "nats_token" => o.nats_token = Some(v),
+            "nats_nkey" => o.nats_nkey = Some(v),
             "nats_server_bin" => o.nats_server_bin = Some(v),
+            "tlscert" => o.tls.cert = Some(v),
+            "tlskey" => o.tls.key = Some(v),
+            "tlscacert" => o.tls.ca_cert = Some(v),
+            "tls_client_key" => o.client_tls.key = Some(v),
+            "tls_client_cert" => o.client_tls.cert = Some(v),
+            "tls_client_cacert" => o.client_tls.ca_cert = Some(v),
+            "cluster" => o.cluster.listen = Some(v),
+            "routes" => o.cluster.routes = Some(v),
+            "cluster_name" => o.cluster.name = Some(v),
+            "connect_retries" => o.cluster.connect_retries = Some(parse_num(&name, &v)?),
             _ => return Err(format!("flag provided but not defined: -{name}")),
         }
     }
@@ -268,7 +401,80 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
     if o.hb_interval.is_zero() || o.hb_timeout.is_zero() {
         return Err("heartbeat interval and timeout must be positive".into());
     }
+    check_security(&o)?;
     Ok(Command::Run(Box::new(o)))
+}
+
+/// Refuse combinations that would be accepted and then not honoured.
+fn check_security(o: &Options) -> Result<(), String> {
+    let external = o.nats_server.is_some();
+    for (name, v) in [
+        ("user", &o.user),
+        ("pass", &o.pass),
+        ("auth", &o.auth),
+        ("nats_user", &o.nats_user),
+        ("nats_pass", &o.nats_pass),
+        ("nats_token", &o.nats_token),
+    ] {
+        if v.as_deref().is_some_and(|v| v.chars().any(char::is_control)) {
+            return Err(format!("--{name} must not contain control characters"));
+        }
+    }
+    if o.pass.is_some() && o.user.is_none() {
+        return Err("--pass needs --user".into());
+    }
+    if o.auth.is_some() && o.user.is_some() {
+        return Err("--auth (token) and --user/--pass cannot be used together".into());
+    }
+    if o.nats_pass.is_some() && o.nats_user.is_none() {
+        return Err("--nats_pass needs --nats_user".into());
+    }
+    if [o.nats_token.is_some(), o.nats_user.is_some(), o.nats_nkey.is_some()].iter().filter(|b| **b).count() > 1 {
+        return Err("--nats_user/--nats_pass, --nats_token and --nats_nkey cannot be used together".into());
+    }
+    let t = &o.tls;
+    if external {
+        if t.verify || t.cert.is_some() || t.key.is_some() {
+            return Err("--tlscert, --tlskey and --tlsverify configure the embedded NATS server and cannot be used \
+                        with -ns; use -tls_client_cert/-tls_client_key for stan-server's own connection"
+                .into());
+        }
+        if o.cluster.is_set() {
+            return Err("--cluster, --routes, --cluster_name, --no_advertise and --connect_retries configure the \
+                        embedded NATS server and cannot be used with -ns"
+                .into());
+        }
+    } else if t.is_on() {
+        // Like nats-server: any TLS flag turns TLS on, and then a certificate and key are required.
+        if t.cert.is_none() || t.key.is_none() {
+            return Err("TLS requires --tlscert and --tlskey".into());
+        }
+        if t.verify && t.ca_cert.is_none() {
+            return Err("--tlsverify requires --tlscacert".into());
+        }
+        if t.verify && o.client_tls.cert.is_none() {
+            return Err("--tlsverify requires a certificate for stan-server's own connection: \
+                        give -tls_client_cert and -tls_client_key"
+                .into());
+        }
+    }
+    let c = &o.client_tls;
+    if c.cert.is_some() != c.key.is_some() {
+        return Err("-tls_client_cert and -tls_client_key go together".into());
+    }
+    for (name, v) in [
+        ("cluster", &o.cluster.listen),
+        ("routes", &o.cluster.routes),
+        ("cluster_name", &o.cluster.name),
+        ("tlscert", &t.cert),
+        ("tlskey", &t.key),
+        ("tlscacert", &t.ca_cert),
+    ] {
+        if v.as_deref().is_some_and(|v| v.chars().any(char::is_control)) {
+            return Err(format!("--{name} must not contain control characters"));
+        }
+    }
+    Ok(())
 }
 
 fn bad(name: &str, v: &str) -> String {
@@ -394,6 +600,66 @@ mod tests {
         assert!(parse(["-st".to_string(), "FILE".to_string()]).unwrap_err().contains("--dir"));
         assert!(parse(["-hbi".to_string(), "5x".to_string()]).is_err());
         assert_eq!(parse(["-h".to_string()]).unwrap(), Command::Help);
+    }
+
+    #[test]
+    fn security_flags() {
+        let o = run(&[
+            "--user",
+            "u",
+            "--pass",
+            "p",
+            "--tls",
+            "--tlscert",
+            "c",
+            "--tlskey",
+            "k",
+            "-tls_client_cacert",
+            "ca",
+        ]);
+        assert_eq!((o.user.as_deref(), o.pass.as_deref()), (Some("u"), Some("p")));
+        assert!(o.tls.enabled && !o.tls.verify);
+        assert_eq!(o.client_tls.ca_cert.as_deref(), Some("ca"));
+        let o = run(&[
+            "--auth=tok",
+            "--tlsverify=true",
+            "--tlscert",
+            "c",
+            "--tlskey",
+            "k",
+            "--tlscacert",
+            "ca",
+            "-tls_client_cert",
+            "cc",
+            "-tls_client_key",
+            "ck",
+        ]);
+        assert_eq!(o.auth.as_deref(), Some("tok"));
+        assert!(o.tls.verify);
+        let o =
+            run(&["--cluster", "nats://127.0.0.1:6222", "--routes", "nats://a:1,nats://b:2", "--cluster_name", "c"]);
+        assert_eq!(o.cluster.listen.as_deref(), Some("nats://127.0.0.1:6222"));
+        assert_eq!(o.cluster.routes.as_deref(), Some("nats://a:1,nats://b:2"));
+        let o = run(&["--no_advertise", "--connect_retries", "3"]);
+        assert_eq!((o.cluster.no_advertise, o.cluster.connect_retries), (Some(true), Some(3)));
+        let err = |a: &[&str]| parse(a.iter().map(|s| s.to_string())).unwrap_err();
+        assert!(err(&["--tls"]).contains("--tlscert"));
+        assert!(err(&["--tlscert", "c"]).contains("--tlskey"));
+        assert!(run(&["--tlscert", "c", "--tlskey", "k"]).tls.is_on());
+        assert!(err(&["--tlsverify", "--tlscert", "c", "--tlskey", "k"]).contains("--tlscacert"));
+        assert!(
+            err(&["--tlsverify", "--tlscert", "c", "--tlskey", "k", "--tlscacert", "ca"]).contains("-tls_client_cert")
+        );
+        assert!(err(&["--pass", "p"]).contains("needs --user"));
+        assert!(err(&["--auth", "t", "--user", "u"]).contains("together"));
+        assert!(err(&["-ns", "nats://h:1", "--tlscert", "c"]).contains("-ns"));
+        assert!(err(&["-ns", "nats://h:1", "--routes", "nats://a:1"]).contains("-ns"));
+        assert!(err(&["-tls_client_cert", "c"]).contains("together"));
+        assert!(err(&["--nats_nkey", "f", "--nats_token", "t"]).contains("cannot be used together"));
+        assert!(err(&["--user", "a\nb"]).contains("control"));
+        // With -ns, --tls and --tlscacert configure stan-server's own connection.
+        let o = run(&["-ns", "tls://h:1", "--tls", "--tlscacert", "ca", "--auth", "t"]);
+        assert!(o.tls.enabled);
     }
 
     #[test]

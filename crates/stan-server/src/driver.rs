@@ -4,8 +4,10 @@
 
 use crate::log;
 use crate::monitor::{self, http::Request, json::ServerFacts};
+use crate::nats_conn::Security;
 use crate::state::{Out, ProbeKind, State};
 use crate::store::Journal;
+use async_nats::ConnectErrorKind;
 use async_nats::{Client, Message, Subscriber};
 use bytes::Bytes;
 use futures::stream::{SelectAll, StreamExt};
@@ -45,8 +47,9 @@ pub struct Driver {
     pub monitor_rx: Option<mpsc::Receiver<Request>>,
 }
 
-/// Connect to NATS, retrying for a bounded time.
-pub async fn connect_nats(url: &str, name: &str, user: Option<&str>, pass: Option<&str>) -> Result<Client, String> {
+/// Connect to NATS with our credentials and TLS settings, retrying for a
+/// bounded time (but not after an authorization or TLS failure).
+pub async fn connect_nats(url: &str, name: &str, security: &Security) -> Result<Client, String> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let mut o = async_nats::ConnectOptions::new()
@@ -58,11 +61,15 @@ pub async fn connect_nats(url: &str, name: &str, user: Option<&str>, pass: Optio
             .event_callback(|ev| async move {
                 log::info(format_args!("NATS connection event: {ev}"));
             });
-        if let (Some(u), Some(p)) = (user, pass) {
-            o = o.user_and_password(u.to_string(), p.to_string());
-        }
+        o = security.apply(o)?;
         match o.connect(url).await {
             Ok(c) => return Ok(c),
+            Err(e) if e.kind() == ConnectErrorKind::AuthorizationViolation => {
+                return Err(format!("cannot connect to NATS at {url}: Authorization Violation"));
+            }
+            Err(e) if e.kind() == ConnectErrorKind::Tls || e.to_string().contains("invalid peer certificate") => {
+                return Err(format!("cannot connect to NATS at {url}: {e}"));
+            }
             Err(e) if Instant::now() < deadline => {
                 log::debug(format_args!("Connecting to NATS at {url} failed: {e}; retrying"));
                 tokio::time::sleep(Duration::from_millis(250)).await;

@@ -26,7 +26,8 @@ pub fn enabled(l: u8) -> bool {
 }
 
 fn write(tag: &str, args: Arguments<'_>) {
-    let line = format!("[{}] {} [{tag}] STREAM: {args}\n", std::process::id(), timestamp());
+    let text = args.to_string();
+    let line = format!("[{}] {} [{tag}] STREAM: {}\n", std::process::id(), timestamp(), escape_controls(&text));
     match FILE.get() {
         Some(f) => {
             let _ = f.lock().map(|mut f| f.write_all(line.as_bytes()));
@@ -59,6 +60,25 @@ pub fn trace(args: Arguments<'_>) {
     }
 }
 
+/// One log entry is one line: control characters (CR, LF, ESC, ...) that a
+/// client may have put into an ID, inbox, subject or name are escaped.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// UTC wall clock as `YYYY/MM/DD hh:mm:ss.uuuuuu`.
 fn timestamp() -> String {
     let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
@@ -84,6 +104,15 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(super::escape_controls("plain [Client:a]"), "plain [Client:a]");
+        assert_eq!(
+            super::escape_controls("hb\r\n[1] 2026/01/01 [INF] STREAM: forged\u{1b}[31m\t"),
+            "hb\\r\\n[1] 2026/01/01 [INF] STREAM: forged\\u{1b}[31m\\t"
+        );
+    }
+
     #[test]
     fn civil_dates() {
         assert_eq!(super::civil_from_days(0), (1970, 1, 1));

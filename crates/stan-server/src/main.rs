@@ -8,6 +8,7 @@ mod driver;
 mod log;
 mod monitor;
 mod nats_child;
+mod nats_conn;
 mod state;
 mod store;
 
@@ -165,13 +166,8 @@ async fn serve(opts: &Options, url: &str, child_pid: Option<u32>) -> Result<(), 
         }
         None => None,
     };
-    let client = driver::connect_nats(
-        url,
-        &format!("_NSS-{}-general", opts.cluster_id),
-        opts.user.as_deref(),
-        opts.pass.as_deref(),
-    )
-    .await?;
+    let security = nats_conn::Security::from_options(opts);
+    let client = driver::connect_nats(url, &format!("_NSS-{}-general", opts.cluster_id), &security).await?;
     log::info(format_args!("Connected to NATS Server at {url}"));
     let facts = monitor::json::ServerFacts {
         server_id,

@@ -1,10 +1,18 @@
 //! The embedded NATS server: a real `nats-server` child process, started
-//! with the client (and optional WebSocket) listeners, tied to our lifetime
-//! (it dies with us, even on SIGKILL), and stopped on shutdown.
+//! with the client (and optional WebSocket) listeners, the authorization,
+//! TLS and route-clustering flags, tied to our lifetime (it dies with us,
+//! even on SIGKILL), and stopped on shutdown.
+//!
+//! Secrets (user, password, token) and TLS files go into a generated
+//! configuration file readable only by us (never on the command line);
+//! a user's `-c` file is included first, so the flags override it, as they
+//! do in the original.
 
+use crate::config::NatsCluster;
 use crate::config::Options;
-use std::io;
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command};
@@ -13,6 +21,7 @@ use std::time::{Duration, Instant};
 /// A running `nats-server` child.
 pub struct NatsChild {
     child: Child,
+    /// The generated configuration file, removed on stop.
     conf: Option<PathBuf>,
     /// URL our own NATS connection uses.
     pub url: String,
@@ -56,10 +65,13 @@ impl NatsChild {
         if opts.nats_trace {
             cmd.arg("-V");
         }
+        cmd.args(cluster_args(&opts.cluster));
         let conf = Self::write_conf(opts)?;
-        if let Some(c) = &conf {
-            cmd.arg("-c").arg(c);
-        }
+        match (&conf, &opts.nats_config) {
+            (Some(generated), _) => cmd.arg("-c").arg(generated),
+            (None, Some(user_conf)) => cmd.arg("-c").arg(user_conf),
+            (None, None) => &mut cmd,
+        };
         // SAFETY: prctl is async-signal-safe; it only sets a flag of the child.
         unsafe {
             cmd.pre_exec(|| {
@@ -82,19 +94,16 @@ impl NatsChild {
         Ok(me)
     }
 
+    /// The configuration file to pass with `-c`, and whether it is ours (generated, removed on stop).
     fn write_conf(opts: &Options) -> io::Result<Option<PathBuf>> {
-        let Some(ws) = opts.ws_port else {
-            return Ok(opts.nats_config.as_ref().map(PathBuf::from));
+        let Some(text) = generated_conf(opts)? else {
+            // The user's own file is passed as it is, and never removed.
+            return Ok(None);
         };
-        let mut text = String::new();
-        if let Some(user_conf) = &opts.nats_config {
-            let abs = std::fs::canonicalize(user_conf)?;
-            text.push_str(&format!("include {:?}\n", abs.display().to_string()));
-        }
-        let host = if opts.addr.is_empty() { "0.0.0.0" } else { &opts.addr };
-        text.push_str(&format!("websocket {{\n  listen: \"{host}:{ws}\"\n  no_tls: true\n}}\n"));
         let path = std::env::temp_dir().join(format!("stan-server-{}-nats.conf", std::process::id()));
-        std::fs::write(&path, text)?;
+        let _ = std::fs::remove_file(&path);
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+        f.write_all(text.as_bytes())?;
         Ok(Some(path))
     }
 
@@ -146,13 +155,95 @@ impl NatsChild {
         self.cleanup();
     }
 
+    /// Remove the generated configuration file (never the user's `-c` file).
     fn cleanup(&mut self) {
         if let Some(c) = self.conf.take() {
-            if c.starts_with(std::env::temp_dir()) {
-                let _ = std::fs::remove_file(c);
-            }
+            let _ = std::fs::remove_file(c);
         }
     }
+}
+
+/// A string literal of the nats-server configuration language.
+fn quote(s: &str) -> String {
+    let mut q = String::with_capacity(s.len() + 2);
+    q.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
+}
+
+fn abs_path(what: &str, p: &str) -> io::Result<String> {
+    std::fs::canonicalize(p)
+        .map(|a| a.display().to_string())
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot read {what} {p}: {e}")))
+}
+
+/// The configuration file for the child, or `None` when the flags need none
+/// (then a user's `-c` file, if any, is passed as it is).
+pub fn generated_conf(opts: &Options) -> io::Result<Option<String>> {
+    let t = &opts.tls;
+    let auth = opts.user.is_some() || opts.auth.is_some();
+    if opts.ws_port.is_none() && !auth && !t.is_on() {
+        return Ok(None);
+    }
+    let mut text = String::new();
+    if let Some(user_conf) = &opts.nats_config {
+        text.push_str(&format!("include {}\n", quote(&abs_path("configuration file", user_conf)?)));
+    }
+    if let Some(u) = &opts.user {
+        let p = opts.pass.as_deref().unwrap_or("");
+        text.push_str(&format!("authorization {{\n  user: {}\n  password: {}\n}}\n", quote(u), quote(p)));
+    } else if let Some(tok) = &opts.auth {
+        text.push_str(&format!("authorization {{\n  token: {}\n}}\n", quote(tok)));
+    }
+    if t.is_on() {
+        text.push_str("tls {\n");
+        if let Some(c) = &t.cert {
+            text.push_str(&format!("  cert_file: {}\n", quote(&abs_path("TLS certificate", c)?)));
+        }
+        if let Some(k) = &t.key {
+            text.push_str(&format!("  key_file: {}\n", quote(&abs_path("TLS key", k)?)));
+        }
+        if let Some(ca) = &t.ca_cert {
+            text.push_str(&format!("  ca_file: {}\n", quote(&abs_path("TLS CA certificate", ca)?)));
+        }
+        if t.verify {
+            text.push_str("  verify: true\n");
+        }
+        text.push_str("}\n");
+    }
+    if let Some(ws) = opts.ws_port {
+        let host = if opts.addr.is_empty() { "0.0.0.0" } else { &opts.addr };
+        text.push_str(&format!("websocket {{\n  listen: {}\n  no_tls: true\n}}\n", quote(&format!("{host}:{ws}"))));
+    }
+    Ok(Some(text))
+}
+
+/// nats-server's own clustering flags, passed through unchanged.
+pub fn cluster_args(c: &NatsCluster) -> Vec<String> {
+    let mut a = Vec::new();
+    if let Some(v) = &c.listen {
+        a.extend(["--cluster".to_string(), v.clone()]);
+    }
+    if let Some(v) = &c.routes {
+        a.extend(["--routes".to_string(), v.clone()]);
+    }
+    if let Some(v) = &c.name {
+        a.extend(["--cluster_name".to_string(), v.clone()]);
+    }
+    if let Some(v) = c.no_advertise {
+        a.push(format!("--no_advertise={v}"));
+    }
+    if let Some(v) = c.connect_retries {
+        a.extend(["--connect_retries".to_string(), v.to_string()]);
+    }
+    a
 }
 
 impl Drop for NatsChild {
@@ -160,5 +251,60 @@ impl Drop for NatsChild {
         if !self.exited() {
             self.stop();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_conf_without_security_or_websocket() {
+        assert_eq!(generated_conf(&Options::default()).unwrap(), None);
+    }
+
+    #[test]
+    fn credentials_are_quoted_in_the_conf() {
+        let o = Options { user: Some("u\"x".into()), pass: Some("p\\w$d".into()), ..Options::default() };
+        let text = generated_conf(&o).unwrap().unwrap();
+        assert!(text.contains(r#"user: "u\"x""#), "{text}");
+        assert!(text.contains(r#"password: "p\\w$d""#), "{text}");
+        let o = Options { auth: Some("tok".into()), ..Options::default() };
+        assert!(generated_conf(&o).unwrap().unwrap().contains("token: \"tok\""));
+    }
+
+    #[test]
+    fn tls_files_must_exist() {
+        let mut o = Options::default();
+        o.tls.enabled = true;
+        o.tls.cert = Some("/nonexistent/cert.pem".into());
+        o.tls.key = Some("/nonexistent/key.pem".into());
+        let e = generated_conf(&o).unwrap_err().to_string();
+        assert!(e.contains("cannot read TLS certificate /nonexistent/cert.pem"), "{e}");
+    }
+
+    #[test]
+    fn cluster_flags_pass_through() {
+        let c = NatsCluster {
+            listen: Some("nats://127.0.0.1:6222".into()),
+            routes: Some("nats://127.0.0.1:6223".into()),
+            name: Some("c1".into()),
+            no_advertise: Some(false),
+            connect_retries: Some(3),
+        };
+        assert_eq!(
+            cluster_args(&c),
+            [
+                "--cluster",
+                "nats://127.0.0.1:6222",
+                "--routes",
+                "nats://127.0.0.1:6223",
+                "--cluster_name",
+                "c1",
+                "--no_advertise=false",
+                "--connect_retries",
+                "3"
+            ]
+        );
     }
 }

@@ -111,6 +111,10 @@ fn help_lists_the_compatible_flags() {
     let text = String::from_utf8(out.stdout).unwrap();
     for flag in
         ["-cid", "-hbi", "-hbt", "-hbf", "-st", "--dir", "-ns", "-SD", "-mc", "-msu", "-mm", "-mb", "-ma", "--ws_port"]
+            .into_iter()
+            .chain(["--user", "--pass", "--auth", "--tls", "--tlscert", "--tlskey", "--tlscacert", "--tlsverify"])
+            .chain(["-secure", "-tls_client_cert", "-tls_client_key", "-tls_client_cacert", "--nats_user"])
+            .chain(["--cluster", "--routes", "--cluster_name", "--no_advertise", "--connect_retries"])
     {
         assert!(text.contains(flag), "missing {flag}");
     }

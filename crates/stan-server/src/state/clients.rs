@@ -194,6 +194,10 @@ impl State {
     /// Remove a client: durables go offline, everything else is unsubscribed.
     pub(crate) fn remove_client(&mut self, client_id: &str, now: u64) {
         let Some(c) = self.clients.remove(client_id) else { return };
+        // Its heartbeat ends with it (not one interval later).
+        if let Some(due) = c.next_hb {
+            self.timers.remove(&(due, Timer::Heartbeat(client_id.to_string())));
+        }
         if self.conn_ids.get(&c.conn_id).is_some_and(|id| id == client_id) {
             self.conn_ids.remove(&c.conn_id);
         }
@@ -211,6 +215,11 @@ impl State {
             log::debug(format_args!("Invalid ping ({} bytes), ignored", payload.len()));
             return;
         };
+        if ping.conn_id.is_empty() {
+            // The original does not answer a Ping without a connection ID.
+            log::debug(format_args!("Ping without connection ID, ignored"));
+            return;
+        }
         let known = self.conn_ids.get(&ping.conn_id).cloned();
         match known {
             Some(cid) => {
@@ -235,8 +244,16 @@ impl State {
         }
     }
 
-    /// The client that owns `conn_id`, if it is registered.
-    pub(crate) fn client_by_conn(&self, conn_id: &Bytes) -> Option<&Client> {
-        self.conn_ids.get(conn_id).and_then(|id| self.clients.get(id))
+    /// Whether a publisher is registered, checked as the original checks it:
+    /// by its connection ID when it sends one (whichever client registered
+    /// that ID last), else by its client ID. A newcomer reusing a connection
+    /// ID, or probing for a registered client ID, therefore does not make the
+    /// server refuse the registered client's publishes.
+    pub(crate) fn is_registered(&self, client_id: &str, conn_id: &Bytes) -> bool {
+        if conn_id.is_empty() {
+            self.clients.contains_key(client_id)
+        } else {
+            self.conn_ids.get(conn_id).is_some_and(|id| self.clients.contains_key(id))
+        }
     }
 }

@@ -48,11 +48,7 @@ impl State {
     }
 
     fn publisher_known(&self, pm: &PubMsg) -> bool {
-        if pm.conn_id.is_empty() {
-            self.clients.contains_key(&pm.client_id)
-        } else {
-            self.client_by_conn(&pm.conn_id).is_some_and(|c| c.id == pm.client_id)
-        }
+        self.is_registered(&pm.client_id, &pm.conn_id)
     }
 
     fn pub_ack(&mut self, reply: &str, guid: String, error: &str) {

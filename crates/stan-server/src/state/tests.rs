@@ -480,3 +480,83 @@ fn garbage_on_every_handler_never_panics() {
     // Still serving the normal client.
     assert_eq!(t.publish("a", "foo", "ok").error, "");
 }
+
+#[test]
+fn publishes_of_the_registered_client_go_on_while_a_duplicate_is_probed() {
+    let mut t = h();
+    t.connect("a");
+    let req = ConnectRequest {
+        client_id: "a".into(),
+        heartbeat_inbox: "hb2".into(),
+        conn_id: "c2".into(),
+        ..Default::default()
+    };
+    t.st.handle_connect("r.2", &encode(&req), 0);
+    let Some(Out::Probe { kind, .. }) = t.st.take_out().first().cloned() else { panic!("no probe") };
+    // While the old client is probed, its publishes are accepted.
+    assert_eq!(t.publish("a", "foo", "during").error, "");
+    // It answers: the newcomer is refused, the old client goes on.
+    t.st.handle_probe_result(kind, true, 0);
+    assert_eq!(reply_to::<ConnectResponse>(&t.st.take_out(), "r.2").error, errors::SRV_CLIENT_ID_REGISTERED);
+    assert_eq!(t.publish("a", "foo", "after").error, "");
+    assert_eq!(t.st.channels["foo"].log.last_seq(), 2);
+}
+
+#[test]
+fn a_newcomer_reusing_a_connection_id_does_not_invalidate_the_owner() {
+    let mut t = h();
+    t.connect("a");
+    let req = ConnectRequest {
+        client_id: "b".into(),
+        heartbeat_inbox: "hb.b".into(),
+        conn_id: "conn-a".into(),
+        ..Default::default()
+    };
+    t.st.handle_connect("r.b", &encode(&req), 0);
+    assert_eq!(reply_to::<ConnectResponse>(&t.st.take_out(), "r.b").error, "");
+    // "a" publishes with its own (reused) connection ID: still accepted, as by the original.
+    assert_eq!(t.publish("a", "foo", "x").error, "");
+    // A publisher naming a registered client with a foreign connection ID is refused.
+    let pm = PubMsg {
+        client_id: "a".into(),
+        guid: "g-x".into(),
+        subject: "foo".into(),
+        conn_id: "conn-other".into(),
+        ..Default::default()
+    };
+    t.st.handle_publish("r.ack", &encode(&pm), 0, 1);
+    assert_eq!(reply_to::<PubAck>(&t.st.take_out(), "r.ack").error, errors::SRV_INVALID_PUB_REQ);
+    // Once the newcomer closes, the connection ID is gone: refused, as by the original.
+    assert_eq!(t.close("b"), "");
+    assert_eq!(t.publish("a", "foo", "y").error, errors::SRV_INVALID_PUB_REQ);
+}
+
+#[test]
+fn empty_ping_gets_no_reply() {
+    let mut t = h();
+    t.connect("a");
+    t.st.handle_ping("r.p", b"", 0);
+    assert!(t.st.take_out().is_empty(), "the original sends no reply to an empty Ping");
+    t.st.handle_ping("r.p", &encode(&Ping { conn_id: "conn-a".into() }), 0);
+    assert_eq!(t.st.take_out().len(), 1);
+}
+
+#[test]
+fn closing_a_client_cancels_its_heartbeat() {
+    let mut t = h();
+    t.connect("a");
+    assert_eq!(t.st.next_deadline(), Some(1000));
+    assert_eq!(t.close("a"), "");
+    assert_eq!(t.st.next_deadline(), None, "the closed client's heartbeat timer lingers");
+    // Heartbeat expiry removes it as well.
+    t.connect("b");
+    for _ in 0..3 {
+        t.advance(1000);
+        let out = t.st.take_out();
+        if let Some(Out::Probe { kind, .. }) = out.into_iter().find(|o| matches!(o, Out::Probe { .. })) {
+            t.st.handle_probe_result(kind, false, t.now);
+        }
+    }
+    assert!(!t.st.clients.contains_key("b"));
+    assert_eq!(t.st.next_deadline(), None);
+}
