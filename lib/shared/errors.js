@@ -3,16 +3,7 @@
 // a stable `code`: node-nats-streaming's NatsError codes where it had one
 // (request timeouts, CONN_ERR, REQ_TIMEOUT), otherwise the name of its error constant.
 
-const TEXT = Object.freeze({
-  BAD_CLUSTER_ID: 'stan: cluster ID must be supplied',
-  BAD_CLIENT_ID: 'stan: client ID must be supplied',
-  BINARY_ENCODING_REQUIRED: "stan: NATS connection encoding must be 'binary'.",
-  BAD_SUBJECT: 'stan: subject must be supplied',
-  CONN_CLOSED: 'stan: Connection closed',
-  MAX_FLIGHT_LIMIT_REACHED: 'stan: max in flight reached.',
-  BAD_SUBSCRIPTION: 'stan: invalid subscription',
-  NO_SERVER_SUPPORT: 'stan: not supported by server'
-})
+const { TEXT } = require('./generated')
 
 // Codes node-nats-streaming reported through nats.js' NatsError class.
 const NATS_ERROR_CODES = new Set([

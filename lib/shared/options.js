@@ -3,16 +3,17 @@
 // the options it copies and their aliases (spec §1.2/§1.3), and the parts of
 // the session's options that do not depend on the transport.
 const { stanError } = require('./errors')
+const { DEFAULTS } = require('./generated')
 
 const BASE_DEFAULTS = Object.freeze({
-  ackTimeout: 30000,
-  connectTimeout: 2000,
-  discoverPrefix: '_STAN.discover',
-  maxPubAcksInflight: 16384,
+  ackTimeout: DEFAULTS.ackTimeout,
+  connectTimeout: DEFAULTS.connectTimeout,
+  discoverPrefix: DEFAULTS.discoverPrefix,
+  maxPubAcksInflight: DEFAULTS.maxPubAcksInflight,
   maxReconnectAttempts: -1,
   stanEncoding: 'utf8',
-  stanMaxPingOut: 3,
-  stanPingInterval: 5000
+  stanMaxPingOut: DEFAULTS.stanMaxPingOut,
+  stanPingInterval: DEFAULTS.stanPingInterval
 })
 
 // Options copied as they are (node-nats-streaming forwards them to nats.js).

@@ -13,8 +13,10 @@ const StartPosition = Object.freeze({
   FIRST: 4
 })
 
-const DEFAULT_MAX_IN_FLIGHT = 16384
-const DEFAULT_ACK_WAIT = 30 * 1000
+const { DEFAULTS } = require('./generated')
+
+const DEFAULT_MAX_IN_FLIGHT = DEFAULTS.maxInFlight
+const DEFAULT_ACK_WAIT = DEFAULTS.ackWait
 
 class SubscriptionOptions {
   constructor (durableName, maxInFlight, ackWait, startPosition, startSequence, startTime, manualAcks) {

@@ -76,6 +76,43 @@ pub fn close_error_code(e: &Error) -> &'static str {
     }
 }
 
+/// The JS module both facades load for the defaults and error texts
+/// (`lib/shared/generated.js`; the browser copy is made from it). A test
+/// fails when the committed file differs; `STAN_WRITE_GENERATED=1 cargo
+/// test -p stan-core` rewrites it.
+pub fn generated_js_module() -> String {
+    use stan_proto::errors as t;
+    let q = |s: &str| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"));
+    let texts = [
+        ("BAD_CLUSTER_ID", t::BAD_CLUSTER_ID),
+        ("BAD_CLIENT_ID", t::BAD_CLIENT_ID),
+        ("BINARY_ENCODING_REQUIRED", t::BINARY_ENCODING_REQUIRED),
+        ("BAD_SUBJECT", t::BAD_SUBJECT),
+        ("CONN_CLOSED", t::CONN_CLOSED),
+        ("MAX_FLIGHT_LIMIT_REACHED", t::MAX_FLIGHT_LIMIT_REACHED),
+        ("BAD_SUBSCRIPTION", t::BAD_SUBSCRIPTION),
+        ("NO_SERVER_SUPPORT", t::NO_SERVER_SUPPORT),
+    ];
+    let mut out = String::from(
+        "'use strict'\n// Generated from crates/stan-core/src/js.rs (generated_js_module): do not edit.\n\
+         // node-nats-streaming's defaults and error texts, as the Rust side uses them.\n\n",
+    );
+    out += "const DEFAULTS = Object.freeze({\n";
+    out += &format!("  ackTimeout: {},\n", defaults::ACK_TIMEOUT_MS);
+    out += &format!("  connectTimeout: {},\n", defaults::CONNECT_TIMEOUT_MS);
+    out += &format!("  discoverPrefix: {},\n", q(defaults::DISCOVER_PREFIX));
+    out += &format!("  maxPubAcksInflight: {},\n", defaults::MAX_PUB_ACKS_INFLIGHT);
+    out += &format!("  stanMaxPingOut: {},\n", defaults::STAN_MAX_PING_OUT);
+    out += &format!("  stanPingInterval: {},\n", defaults::STAN_PING_INTERVAL_MS);
+    out += &format!("  maxInFlight: {},\n", defaults::MAX_IN_FLIGHT);
+    out += &format!("  ackWait: {}\n", defaults::ACK_WAIT_MS);
+    out += "})\n\nconst TEXT = Object.freeze({\n";
+    let lines: Vec<String> = texts.iter().map(|(k, v)| format!("  {k}: {}", q(v))).collect();
+    out += &lines.join(",\n");
+    out += "\n})\n\nmodule.exports = { DEFAULTS, TEXT }\n";
+    out
+}
+
 /// A JS millisecond value as a duration (negative, NaN and infinite are 0).
 pub fn ms(v: f64) -> Duration {
     Duration::from_secs_f64(if v.is_finite() && v > 0.0 { v / 1000.0 } else { 0.0 })
@@ -224,6 +261,23 @@ mod tests {
         assert_eq!((c.phase(), c.code()), (1, "PERMISSIONS_VIOLATION"));
         assert_eq!(close_error_code(&Error::CloseRequestTimeout), "REQ_TIMEOUT");
         assert_eq!(close_error_code(&Error::ConnectionClosed), "CONN_CLOSED");
+    }
+
+    #[test]
+    fn generated_js_module_is_committed() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lib/shared/generated.js");
+        let want = generated_js_module();
+        if std::env::var_os("STAN_WRITE_GENERATED").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "{} is stale: run `STAN_WRITE_GENERATED=1 cargo test -p stan-core generated`",
+            path.display()
+        );
+        assert!(want.contains("maxPubAcksInflight: 16384,"), "{want}");
+        assert!(want.contains("BINARY_ENCODING_REQUIRED: 'stan: NATS connection encoding must be \\'binary\\'.'"), "{want}");
     }
 
     #[test]
