@@ -18,7 +18,7 @@ enum Internal {
 }
 
 /// Messages handled before the journal is committed and output flushed.
-const MAX_BATCH: usize = 512;
+const MAX_BATCH: usize = 4096;
 
 /// Everything the driver needs besides the state.
 pub struct Driver {
@@ -76,11 +76,13 @@ impl Driver {
             tokio::select! {
                 m = inbound.next() => {
                     let Some((kind, m)) = m else { return Err("NATS subscriptions ended".into()) };
-                    dispatch(&mut st, kind, &m, now_ms());
+                    // One clock reading per batch (ack-wait and heartbeat deadlines are in ms).
+                    let now = now_ms();
+                    dispatch(&mut st, kind, &m, now);
                     // Batch whatever else is ready, then commit once.
                     for _ in 1..MAX_BATCH {
                         let Some((kind, m)) = inbound.try_next() else { break };
-                        dispatch(&mut st, kind, &m, now_ms());
+                        dispatch(&mut st, kind, &m, now);
                     }
                 }
                 Some(ev) = irx.recv() => match ev {
