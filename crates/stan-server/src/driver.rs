@@ -2,34 +2,17 @@
 //! feeds every message and timer to the protocol core ([`State`]), commits
 //! the journal once per batch, and only then performs the core's output.
 
+use crate::inbound::{self, Inbound, Kind};
 use crate::log;
 use crate::monitor::{self, http::Request, json::ServerFacts};
 use crate::nats_conn::Security;
 use crate::state::{Out, ProbeKind, State};
 use crate::store::Journal;
 use async_nats::ConnectErrorKind;
-use async_nats::{Client, Message, Subscriber};
+use async_nats::{Client, Message};
 use bytes::Bytes;
-use futures::stream::{SelectAll, StreamExt};
-use futures::FutureExt;
-use std::pin::Pin;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
-
-/// Which server subject a message arrived on.
-#[derive(Clone, Copy, Debug)]
-enum Kind {
-    Connect,
-    Ping,
-    Publish,
-    Subscribe,
-    Unsubscribe,
-    SubClose,
-    Close,
-    Ack,
-}
-
-type Tagged = Pin<Box<dyn futures::Stream<Item = (Kind, Message)> + Send>>;
 
 /// Events that do not come from NATS.
 enum Internal {
@@ -37,7 +20,7 @@ enum Internal {
 }
 
 /// Messages handled before the journal is committed and output flushed.
-const MAX_BATCH: usize = 512;
+const MAX_BATCH: usize = 4096;
 
 /// Everything the driver needs besides the state.
 pub struct Driver {
@@ -54,7 +37,7 @@ pub async fn connect_nats(url: &str, name: &str, security: &Security) -> Result<
     loop {
         let mut o = async_nats::ConnectOptions::new()
             .name(name)
-            .subscription_capacity(1 << 16)
+            .subscription_capacity(inbound::UNBOUNDED)
             .client_capacity(1 << 14)
             .max_reconnects(None)
             .connection_timeout(Duration::from_secs(3))
@@ -79,25 +62,10 @@ pub async fn connect_nats(url: &str, name: &str, security: &Security) -> Result<
     }
 }
 
-fn tag(sub: Subscriber, kind: Kind) -> Tagged {
-    Box::pin(sub.map(move |m| (kind, m)))
-}
-
 impl Driver {
     /// Run until `shutdown` resolves (or NATS subscriptions end).
     pub async fn run(mut self, mut st: State, shutdown: impl std::future::Future<Output = ()>) -> Result<(), String> {
-        let s = st.subjects.clone();
-        let c = &self.client;
-        let sub = |subject: String| async move { c.subscribe(subject).await.map_err(|e| e.to_string()) };
-        let mut merged: SelectAll<Tagged> = SelectAll::new();
-        merged.push(tag(sub(s.discover.clone()).await?, Kind::Connect));
-        merged.push(tag(sub(s.pings.clone()).await?, Kind::Ping));
-        merged.push(tag(sub(format!("{}.>", s.pub_prefix)).await?, Kind::Publish));
-        merged.push(tag(sub(s.sub.clone()).await?, Kind::Subscribe));
-        merged.push(tag(sub(s.unsub.clone()).await?, Kind::Unsubscribe));
-        merged.push(tag(sub(s.sub_close.clone()).await?, Kind::SubClose));
-        merged.push(tag(sub(s.close.clone()).await?, Kind::Close));
-        merged.push(tag(sub(format!("{}.>", s.ack_prefix)).await?, Kind::Ack));
+        let mut inbound = Inbound::subscribe(&self.client, &st.subjects).await?;
         self.client.flush().await.map_err(|e| e.to_string())?;
         log::info(format_args!("Streaming Server is ready"));
 
@@ -113,15 +81,15 @@ impl Driver {
                 .map(|d| Duration::from_millis(d.saturating_sub(now_ms())))
                 .unwrap_or(Duration::from_secs(3600));
             tokio::select! {
-                m = merged.next() => {
+                m = inbound.next() => {
                     let Some((kind, m)) = m else { return Err("NATS subscriptions ended".into()) };
-                    dispatch(&mut st, kind, &m, now_ms());
+                    // One clock reading per batch (ack-wait and heartbeat deadlines are in ms).
+                    let now = now_ms();
+                    dispatch(&mut st, kind, &m, now);
                     // Batch whatever else is ready, then commit once.
                     for _ in 1..MAX_BATCH {
-                        match merged.next().now_or_never() {
-                            Some(Some((kind, m))) => dispatch(&mut st, kind, &m, now_ms()),
-                            _ => break,
-                        }
+                        let Some((kind, m)) = inbound.try_next() else { break };
+                        dispatch(&mut st, kind, &m, now);
                     }
                 }
                 Some(ev) = irx.recv() => match ev {
@@ -140,6 +108,7 @@ impl Driver {
             if since_compact_check >= 1024 {
                 since_compact_check = 0;
                 self.maybe_compact(&st)?;
+                inbound.check_backlog();
             }
         }
         self.flush(&mut st, &itx).await?;

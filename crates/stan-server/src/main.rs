@@ -5,6 +5,7 @@
 
 mod config;
 mod driver;
+mod inbound;
 mod log;
 mod monitor;
 mod nats_child;

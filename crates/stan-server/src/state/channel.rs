@@ -142,20 +142,37 @@ impl MsgLog {
 
     /// The message with this sequence, if still stored.
     pub fn get(&self, seq: u64) -> Option<&StoredMsg> {
-        let front = self.msgs.front()?.sequence;
-        if seq < front {
+        let (front, back) = (self.msgs.front()?.sequence, self.msgs.back()?.sequence);
+        if seq < front || seq > back {
             return None;
         }
         let idx = (seq - front) as usize;
         match self.msgs.get(idx) {
             Some(m) if m.sequence == seq => Some(m),
+            // Without gaps the index is exact: it is not stored.
+            _ if self.is_contiguous() => None,
             // Gaps (only possible after recovery): fall back to a search.
             _ => self.msgs.binary_search_by_key(&seq, |m| m.sequence).ok().and_then(|i| self.msgs.get(i)),
         }
     }
 
+    /// Whether the stored sequences have no gaps (always, except after some recoveries).
+    fn is_contiguous(&self) -> bool {
+        match (self.msgs.front(), self.msgs.back()) {
+            (Some(f), Some(b)) => b.sequence - f.sequence + 1 == self.msgs.len() as u64,
+            _ => true,
+        }
+    }
+
     /// The first stored sequence at or after `seq`, if any.
     pub fn next_at_or_after(&self, seq: u64) -> Option<u64> {
+        let (front, back) = (self.msgs.front()?.sequence, self.msgs.back()?.sequence);
+        if seq > back {
+            return None;
+        }
+        if seq <= front {
+            return Some(front);
+        }
         if let Some(m) = self.get(seq) {
             return Some(m.sequence);
         }

@@ -5,7 +5,7 @@ use super::{Pending, State, SubId, Timer};
 use crate::log;
 use crate::store::Record;
 use bytes::Bytes;
-use stan_proto::{Ack, MsgProto};
+use stan_proto::Ack;
 
 impl State {
     /// Send whatever each subscription of `channel` may receive now.
@@ -77,25 +77,26 @@ impl State {
         s.last_sent = s.last_sent.max(seq);
         let deadline = now + s.ack_wait_ms();
         s.pending.insert(seq, Pending { deadline, redeliveries: 0 });
-        let channel = s.channel.clone();
+        if self.cfg.persist {
+            self.records.push(Record::Sent { channel: s.channel.clone(), sub_id: sid, sequence: seq });
+        }
         self.timers.insert((deadline, Timer::Redeliver(sid, seq)));
-        self.record(|| Record::Sent { channel, sub_id: sid, sequence: seq });
         self.send_msg(sid, seq, false, 0);
     }
 
     fn send_msg(&mut self, sid: SubId, seq: u64, redelivered: bool, count: u32) -> bool {
         let s = &self.subs[&sid];
         let Some(m) = self.channels.get(&s.channel).and_then(|c| c.log.get(seq)) else { return false };
-        let mp = MsgProto {
+        let payload = super::wire::MsgRef {
             sequence: seq,
-            subject: s.channel.clone(),
-            reply: m.reply.clone(),
-            data: m.data.clone(),
+            subject: &s.channel,
+            reply: &m.reply,
+            data: &m.data,
             timestamp: m.timestamp,
             redelivered,
             redelivery_count: count,
-            crc32: 0,
-        };
+        }
+        .encode();
         self.counters.out_msgs += 1;
         self.counters.out_bytes += m.data.len() as u64;
         log::trace(format_args!(
@@ -105,7 +106,7 @@ impl State {
             if redelivered { " (redelivered)" } else { "" }
         ));
         let subject = s.inbox.clone();
-        self.publish(subject, None, Bytes::from(prost::Message::encode_to_vec(&mp)));
+        self.publish(subject, None, Bytes::from(payload));
         true
     }
 
@@ -136,7 +137,12 @@ impl State {
         let p = self.subs.get_mut(&owner).and_then(|s| s.pending.remove(&ack.sequence)).expect("pending");
         self.timers.remove(&(p.deadline, Timer::Redeliver(owner, ack.sequence)));
         self.record(|| Record::Acked { channel: channel.clone(), sub_id: owner, sequence: ack.sequence });
-        self.deliver_channel(&channel, now);
+        // The ack freed room on this subscription (or its group) only.
+        if queue.is_empty() {
+            self.deliver_plain(&channel, owner, now);
+        } else {
+            self.deliver_queue(&channel, &queue, now);
+        }
     }
 
     /// A redelivery timer fired.

@@ -1,0 +1,107 @@
+//! Encoding of the server's hottest outgoing message, `MsgProto`, from
+//! borrowed fields: the same bytes prost writes for the owned message, without
+//! cloning the channel name and reply into a temporary struct first.
+
+use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+
+/// The fields of one delivery (`MsgProto`), borrowed from the stored message.
+pub struct MsgRef<'a> {
+    pub sequence: u64,
+    pub subject: &'a str,
+    pub reply: &'a str,
+    pub data: &'a [u8],
+    pub timestamp: i64,
+    pub redelivered: bool,
+    pub redelivery_count: u32,
+}
+
+fn key_len(tag: u32) -> usize {
+    prost::encoding::key_len(tag)
+}
+
+fn bytes_len(tag: u32, b: &[u8]) -> usize {
+    if b.is_empty() {
+        0
+    } else {
+        key_len(tag) + encoded_len_varint(b.len() as u64) + b.len()
+    }
+}
+
+fn varint_len(tag: u32, v: u64) -> usize {
+    if v == 0 {
+        0
+    } else {
+        key_len(tag) + encoded_len_varint(v)
+    }
+}
+
+fn put_bytes(tag: u32, b: &[u8], out: &mut Vec<u8>) {
+    if !b.is_empty() {
+        encode_key(tag, WireType::LengthDelimited, out);
+        encode_varint(b.len() as u64, out);
+        out.extend_from_slice(b);
+    }
+}
+
+fn put_varint(tag: u32, v: u64, out: &mut Vec<u8>) {
+    if v != 0 {
+        encode_key(tag, WireType::Varint, out);
+        encode_varint(v, out);
+    }
+}
+
+impl MsgRef<'_> {
+    /// The protobuf bytes, identical to prost's encoding of the owned `MsgProto`
+    /// (proto3: fields at their default value are left out; `crc32` is 0).
+    pub fn encode(&self) -> Vec<u8> {
+        let len = varint_len(1, self.sequence)
+            + bytes_len(2, self.subject.as_bytes())
+            + bytes_len(3, self.reply.as_bytes())
+            + bytes_len(4, self.data)
+            + varint_len(5, self.timestamp as u64)
+            + varint_len(6, self.redelivered as u64)
+            + varint_len(7, self.redelivery_count as u64);
+        let mut out = Vec::with_capacity(len);
+        put_varint(1, self.sequence, &mut out);
+        put_bytes(2, self.subject.as_bytes(), &mut out);
+        put_bytes(3, self.reply.as_bytes(), &mut out);
+        put_bytes(4, self.data, &mut out);
+        put_varint(5, self.timestamp as u64, &mut out);
+        put_varint(6, self.redelivered as u64, &mut out);
+        put_varint(7, self.redelivery_count as u64, &mut out);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+    use stan_proto::MsgProto;
+
+    #[test]
+    fn same_bytes_as_prost() {
+        let cases = [
+            (1u64, "foo", "", &b"hello"[..], 1_700_000_000_000_000_000i64, false, 0u32),
+            (0, "", "", &b""[..], 0, false, 0),
+            (u64::MAX, "a.b", "_INBOX.x", &[0u8; 300][..], -5, true, 7),
+            (300, "ch", "r", &b"x"[..], 1, true, u32::MAX),
+        ];
+        for (sequence, subject, reply, data, timestamp, redelivered, redelivery_count) in cases {
+            let owned = MsgProto {
+                sequence,
+                subject: subject.into(),
+                reply: reply.into(),
+                data: bytes::Bytes::copy_from_slice(data),
+                timestamp,
+                redelivered,
+                redelivery_count,
+                crc32: 0,
+            };
+            let r = MsgRef { sequence, subject, reply, data, timestamp, redelivered, redelivery_count };
+            let mine = r.encode();
+            assert_eq!(mine, owned.encode_to_vec(), "{owned:?}");
+            assert_eq!(mine.capacity(), mine.len());
+        }
+    }
+}
