@@ -277,7 +277,10 @@ mod tests {
             path.display()
         );
         assert!(want.contains("maxPubAcksInflight: 16384,"), "{want}");
-        assert!(want.contains("BINARY_ENCODING_REQUIRED: 'stan: NATS connection encoding must be \\'binary\\'.'"), "{want}");
+        assert!(
+            want.contains("BINARY_ENCODING_REQUIRED: 'stan: NATS connection encoding must be \\'binary\\'.'"),
+            "{want}"
+        );
     }
 
     #[test]

@@ -22,6 +22,9 @@ enum Internal {
 /// Messages handled before the journal is committed and output flushed.
 const MAX_BATCH: usize = 4096;
 
+/// Most messages drained ahead of a waiting unsubscribe/close request.
+const MAX_DRAIN_BEFORE_ENDING: usize = 64 * MAX_BATCH;
+
 /// Everything the driver needs besides the state.
 pub struct Driver {
     pub client: Client,
@@ -85,10 +88,28 @@ impl Driver {
                     let Some((kind, m)) = m else { return Err("NATS subscriptions ended".into()) };
                     // One clock reading per batch (ack-wait and heartbeat deadlines are in ms).
                     let now = now_ms();
-                    dispatch(&mut st, kind, &m, now);
-                    // Batch whatever else is ready, then commit once.
-                    for _ in 1..MAX_BATCH {
+                    // Requests that end something (unsubscribe, sub close,
+                    // connection close) wait until everything already received
+                    // is handled: async-nats hands each subject's messages
+                    // over its own channel, so an ack or publish a client sent
+                    // just before such a request may still be in another one.
+                    let mut ending: Vec<(Kind, Message)> = Vec::new();
+                    let take = |st: &mut State, ending: &mut Vec<(Kind, Message)>, kind: Kind, m: Message| {
+                        if kind.ends_something() {
+                            ending.push((kind, m));
+                        } else {
+                            dispatch(st, kind, &m, now);
+                        }
+                    };
+                    take(&mut st, &mut ending, kind, m);
+                    // Batch whatever else is ready (more while an ending request waits), then commit once.
+                    let mut taken = 1;
+                    while taken < MAX_BATCH || (!ending.is_empty() && taken < MAX_DRAIN_BEFORE_ENDING) {
                         let Some((kind, m)) = inbound.try_next() else { break };
+                        take(&mut st, &mut ending, kind, m);
+                        taken += 1;
+                    }
+                    for (kind, m) in ending {
                         dispatch(&mut st, kind, &m, now);
                     }
                 }

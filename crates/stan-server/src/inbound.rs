@@ -51,6 +51,14 @@ pub enum Kind {
     Ack,
 }
 
+impl Kind {
+    /// Unsubscribe, subscription close and connection close: requests whose
+    /// effect would lose acks or publishes the client sent before them.
+    pub fn ends_something(self) -> bool {
+        matches!(self, Kind::Unsubscribe | Kind::SubClose | Kind::Close)
+    }
+}
+
 type Tagged = Pin<Box<dyn futures::Stream<Item = (Kind, Message)> + Send>>;
 
 /// The merged stream of every server subject, with its backlog gauge.
