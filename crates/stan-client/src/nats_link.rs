@@ -44,6 +44,7 @@ impl Effect {
 type Parked = Pin<Box<dyn Future<Output = Option<Effect>> + Send>>;
 
 /// One operation for async-nats: the session's, or core-NATS traffic beside it.
+#[derive(Debug)]
 pub(crate) enum Op {
     Publish {
         subject: String,
@@ -98,6 +99,11 @@ impl Outbound {
 
     pub(crate) fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// True when nothing waits to be handed over.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.parked.is_none() && self.queue.is_empty()
     }
 
     /// Queue `op` behind the ones not yet handed over.
@@ -276,4 +282,28 @@ fn to_incoming(sid: Sid, m: async_nats::Message) -> Option<IncomingMessage> {
         reply: m.reply.map(|r| r.to_string()),
         payload: m.payload,
     })
+}
+
+/// Hand one publish to async-nats if its command channel has room now
+/// (any thread, no runtime needed). Gives the operation back when it is full.
+pub(crate) fn try_publish(client: &Client, op: Op) -> Result<(), Op> {
+    match op {
+        Op::Publish { subject, reply, payload } => {
+            let s = Subject::from(subject);
+            let r = reply.map(Subject::from);
+            let sent = match &r {
+                Some(r) => client.publish_with_reply(s.clone(), r.clone(), payload.clone()).now_or_never(),
+                None => client.publish(s.clone(), payload.clone()).now_or_never(),
+            };
+            match sent {
+                Some(Ok(())) => Ok(()),
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "NATS publish failed");
+                    Ok(())
+                }
+                None => Err(Op::Publish { subject: s.to_string(), reply: r.map(|r| r.to_string()), payload }),
+            }
+        }
+        other => Err(other),
+    }
 }

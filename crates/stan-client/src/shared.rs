@@ -11,6 +11,7 @@
 //! first up, so the STAN connect timeout (and publish ack timers started
 //! before that) count from the moment NATS connected, like the reference.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -107,6 +108,17 @@ struct Shared {
     plain: Mutex<Vec<PlainOp>>,
     wake: Notify,
     clock: Clock,
+    /// The fast lane: once NATS I/O runs, the caller's thread hands its
+    /// publishes (and acks, and requests) straight to async-nats, without
+    /// waking the driver, while `lane_clear` says nothing is queued ahead.
+    lane: OnceLock<async_nats::Client>,
+    /// Nothing waits in the driver's outbound queue or in `pending` (changed
+    /// only under the core lock, so the order of operations is kept).
+    lane_clear: AtomicBool,
+    /// Operations the caller polled but could not hand over (in order).
+    pending: Mutex<Vec<Op>>,
+    /// The driver's armed timer, µs of session time (`u64::MAX`: none).
+    armed_us: AtomicU64,
 }
 
 impl Shared {
@@ -144,6 +156,10 @@ impl SharedSession {
             plain: Mutex::new(Vec::new()),
             wake: Notify::new(),
             clock: Clock::default(),
+            lane: OnceLock::new(),
+            lane_clear: AtomicBool::new(false),
+            pending: Mutex::new(Vec::new()),
+            armed_us: AtomicU64::new(u64::MAX),
         });
         let (status_tx, status_rx) = mpsc::unbounded_channel();
         let wait = options.reconnect_time_wait;
@@ -178,15 +194,40 @@ impl SharedSession {
         Ok(SharedSession { shared })
     }
 
-    /// Run `f` with the session core and the session clock's `now`, then
-    /// wake the driver so it sends what `f` queued and reports its events.
+    /// Run `f` with the session core and the session clock's `now`. What
+    /// `f` queued for NATS is handed to async-nats on this thread when the
+    /// fast lane is clear; the driver is woken only when it has something
+    /// to do (operations left over, events, an earlier timer).
     pub fn with<R>(&self, f: impl FnOnce(&mut Core, Duration) -> R) -> R {
-        let r = {
+        let (r, wake) = {
             let mut core = self.shared.lock();
-            f(&mut core, self.shared.clock.now())
+            let r = f(&mut core, self.shared.clock.now());
+            (r, self.fast_lane(&mut core))
         };
-        self.shared.wake.notify_one();
+        if wake {
+            self.shared.wake.notify_one();
+        }
         r
+    }
+
+    /// Send what the core queued, if the lane is clear; true if the driver
+    /// must run. Called with the core locked.
+    fn fast_lane(&self, core: &mut Core) -> bool {
+        let sh = &self.shared;
+        let Some(client) = sh.lane.get().filter(|_| sh.lane_clear.load(Ordering::Acquire)) else {
+            return true;
+        };
+        let mut wake = false;
+        while let Some(op) = core.poll_transmit() {
+            let left = if wake { Err(op.into()) } else { crate::nats_link::try_publish(client, op.into()) };
+            if let Err(op) = left {
+                wake = true;
+                sh.lane_clear.store(false, Ordering::Release);
+                sh.pending.lock().unwrap_or_else(|e| e.into_inner()).push(op);
+            }
+        }
+        let armed = sh.armed_us.load(Ordering::Acquire);
+        wake || core.has_events() || core.poll_timeout().is_some_and(|d| (d.as_micros() as u64) < armed)
     }
 
     /// Queue core-NATS traffic (sent in order once NATS is connected).
@@ -320,6 +361,7 @@ impl<S: EventSink> Driver<S> {
             self.shared.clock.start();
             self.connected_once = true;
         }
+        let _ = self.shared.lane.set(client.clone());
         let mut out = Outbound::new(client);
         let mut inbound = Inbound::default();
         let (flushed_tx, mut flushed) = mpsc::unbounded_channel::<(u64, bool)>();
@@ -333,7 +375,10 @@ impl<S: EventSink> Driver<S> {
             }
             let deadline = {
                 let mut core = self.shared.lock();
-                core.poll_timeout().and_then(|d| self.shared.clock.instant(d))
+                let at = core.poll_timeout();
+                let us = at.map_or(u64::MAX, |d| d.as_micros() as u64);
+                self.shared.armed_us.store(us, Ordering::Release);
+                at.and_then(|d| self.shared.clock.instant(d))
             };
             tokio::select! {
                 first = inbound.next() => {
@@ -432,8 +477,17 @@ impl<S: EventSink> Driver<S> {
         let closed = {
             let mut core = self.shared.lock();
             if let Some((out, _)) = link.as_mut() {
+                // What the caller's thread could not send goes first: it was
+                // polled before anything still in the core.
+                for op in std::mem::take(&mut *self.shared.pending.lock().unwrap_or_else(|e| e.into_inner())) {
+                    out.push(op);
+                }
                 while let Some(op) = core.poll_transmit() {
                     out.push(op);
+                }
+                if !out.is_idle() {
+                    // The caller's thread must not overtake these.
+                    self.shared.lane_clear.store(false, Ordering::Release);
                 }
                 let plain = std::mem::take(&mut *self.shared.plain.lock().unwrap_or_else(|e| e.into_inner()));
                 for op in plain {
@@ -457,6 +511,10 @@ impl<S: EventSink> Driver<S> {
         };
         if let Some((out, inbound)) = link {
             out.pump(inbound);
+            // Reopen the fast lane once nothing is queued ahead of it.
+            let _core = self.shared.lock();
+            let pending_empty = self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).is_empty();
+            self.shared.lane_clear.store(out.is_idle() && pending_empty, Ordering::Release);
         }
         if !self.batch.is_empty() {
             self.sink.deliver(&mut self.batch);
