@@ -155,6 +155,8 @@ async function main () {
     }],
     ['Node package publisher -> browser subscriber', () => inPage('nodeToBrowser')],
     ['bad input errors', () => inPage('badInput')],
+    ['publish over max_payload fails at once', () => inPage('maxPayload')],
+    ['Promise API (connectAsync, publishAsync, for await, closeAsync)', () => inPage('promiseApi')],
     ['close -> close event', () => inPage('closeEvent')],
     // Last: it stops the server.
     ['server gone -> disconnect + close', async () => {

@@ -1,6 +1,6 @@
 // Browser-side scenarios, run inside the page by run.js (each gets `env`:
 // { url, cluster, id } and returns a short detail string or throws).
-import { init, connect, StartPosition } from '/npm/wasm/index.js'
+import { init, connect, connectAsync, StartPosition } from '/npm/wasm/index.js'
 
 const TIMEOUT = 8000
 
@@ -284,4 +284,42 @@ export async function afterServerLoss () {
   sc.publish('x', 'y', (err) => { e = err })
   check(e && e.code === 'CONN_CLOSED', 'publish after the loss')
   return events.join(' -> ')
+}
+
+export async function maxPayload (env) {
+  const sc = await open(env, 'big')
+  try {
+    const big = new Uint8Array(2 * 1024 * 1024)
+    const t0 = Date.now()
+    const err = await new Promise((resolve) => sc.publish('big', big, (e) => resolve(e)))
+    check(Date.now() - t0 < 1000, 'fails at once')
+    check(err && err.code === 'MAX_PAYLOAD_EXCEEDED' && err.message === 'nats: maximum payload exceeded', 'error: ' + (err && err.code))
+    let thrown = null
+    try { sc.publish('big', big) } catch (e) { thrown = e }
+    check(thrown && thrown.code === 'MAX_PAYLOAD_EXCEEDED', 'throws without a callback')
+    await publishAcked(sc, 'big', 'small')
+    return 'MAX_PAYLOAD_EXCEEDED at once; the connection stays usable'
+  } finally {
+    await closeAll(sc)
+  }
+}
+
+export async function promiseApi (env) {
+  await init()
+  const sc = await connectAsync(env.cluster, `${env.id}-promise`, { url: env.url })
+  const guid = await sc.publishAsync('prom', 'p1')
+  check(typeof guid === 'string' && guid.length === 22, 'publishAsync resolves to the guid')
+  await sc.publishAsync('prom', 'p2')
+  const sub = sc.subscribe('prom', sc.subscriptionOptions().setDeliverAllAvailable())
+  const got = []
+  const timer = setTimeout(() => sub.unsubscribe(), TIMEOUT)
+  for await (const m of sub) {
+    got.push(m.getData())
+    if (got.length === 2) sub.unsubscribe()
+  }
+  clearTimeout(timer)
+  check(got.join() === 'p1,p2', 'for await: ' + got.join())
+  await sc.closeAsync()
+  check(sc.isClosed(), 'closeAsync resolved after close')
+  return 'connectAsync, publishAsync, for await, closeAsync'
 }
