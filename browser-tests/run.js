@@ -157,6 +157,16 @@ async function main () {
     ['bad input errors', () => inPage('badInput')],
     ['publish over max_payload fails at once', () => inPage('maxPayload')],
     ['Promise API (connectAsync, publishAsync, for await, closeAsync)', () => inPage('promiseApi')],
+    ['same option inputs, same outcomes in the browser and in Node', async () => {
+      const { SUB_OPTION_CASES, subscriptionOutcomes } = await import('./sub-options.mjs')
+      const inNode = await subscriptionOutcomes(node, SUB_OPTION_CASES, 'subopts-node')
+      const inBrowser = JSON.parse(await inPage('subOptionOutcomes'))
+      if (JSON.stringify(inNode) !== JSON.stringify(inBrowser)) {
+        throw new Error(`differ:\n node    ${JSON.stringify(inNode)}\n browser ${JSON.stringify(inBrowser)}`)
+      }
+      if (!inNode[0].startsWith('threw BAD_ACK_WAIT') || inNode[4] !== 'ready') throw new Error('unexpected ' + inNode)
+      return inNode.join(' | ')
+    }],
     ['close -> close event', () => inPage('closeEvent')],
     // Last: it stops the server.
     ['server gone -> disconnect + close', async () => {

@@ -1,6 +1,7 @@
 // Browser-side scenarios, run inside the page by run.js (each gets `env`:
 // { url, cluster, id } and returns a short detail string or throws).
 import { init, connect, connectAsync, StartPosition } from '/npm/wasm/index.js'
+import { SUB_OPTION_CASES, subscriptionOutcomes } from '/browser-tests/sub-options.mjs'
 
 const TIMEOUT = 8000
 
@@ -322,4 +323,13 @@ export async function promiseApi (env) {
   await sc.closeAsync()
   check(sc.isClosed(), 'closeAsync resolved after close')
   return 'connectAsync, publishAsync, for await, closeAsync'
+}
+
+export async function subOptionOutcomes (env) {
+  const sc = await open(env, 'subopts')
+  try {
+    return JSON.stringify(await subscriptionOutcomes(sc, SUB_OPTION_CASES, 'subopts'))
+  } finally {
+    await closeAll(sc)
+  }
 }
