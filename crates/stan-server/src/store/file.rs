@@ -267,6 +267,9 @@ impl Journal for FileJournal {
     fn bytes_since_rewrite(&self) -> u64 {
         self.since_rewrite
     }
+    fn commit_blocks(&self) -> bool {
+        self.policy == SyncPolicy::Fsync
+    }
 }
 
 impl Drop for FileJournal {

@@ -83,6 +83,11 @@ pub trait Journal: Send {
     fn rewrite(&mut self, snapshot: &[Record]) -> io::Result<()>;
     /// Bytes written since the last rewrite (used to decide when to compact).
     fn bytes_since_rewrite(&self) -> u64;
+    /// Whether [`Journal::commit`] waits for the disk (fsync), so the driver
+    /// runs it off the thread that reads NATS.
+    fn commit_blocks(&self) -> bool {
+        false
+    }
 }
 
 /// The memory store: nothing is persisted.
