@@ -3,7 +3,7 @@
 //! directory; every acknowledged message must be there, and a durable
 //! subscription must resume after its last ack.
 
-use futures::stream::{FuturesUnordered, StreamExt};
+use futures::stream::StreamExt;
 use stan_client::{Options, SubscriptionOptions};
 use stan_testkit::{StanEnv, StanImpl};
 use std::collections::BTreeSet;
@@ -36,10 +36,13 @@ async fn sigkill_mid_burst_loses_no_acknowledged_message() {
     // Publish in the background, pipelined, while the server is killed.
     let publisher = sc.clone();
     let burst = tokio::spawn(async move {
-        let mut acks = FuturesUnordered::new();
+        // Acks are awaited in publish order: a FuturesUnordered of 100k
+        // pending oneshots is polled over and over under tokio's coop budget
+        // (quadratic, minutes in a debug build).
+        let mut acks = Vec::new();
         for i in 0..200_000u32 {
             match publisher.publish_async("burst", format!("m{i}")).await {
-                Ok(f) => acks.push(async move { (i, f.await) }),
+                Ok(f) => acks.push((i, f)),
                 Err(_) => break,
             }
             if i % 256 == 0 {
@@ -47,8 +50,8 @@ async fn sigkill_mid_burst_loses_no_acknowledged_message() {
             }
         }
         let (mut acked, mut failed) = (BTreeSet::new(), 0);
-        while let Some((i, r)) = acks.next().await {
-            match r {
+        for (i, f) in acks {
+            match f.await {
                 Ok(_) => {
                     acked.insert(i);
                 }
