@@ -185,3 +185,30 @@ async fn restarted_child_keeps_its_configuration_and_dies_with_the_server() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A child that keeps dying soon after each restart: 5 restarts within 30 s
+/// are allowed, the 6th death makes stan-server give up with exit code 1.
+#[test]
+fn six_fast_deaths_make_the_server_give_up() {
+    let mut stan = Stan::start("sup-fast", &[]);
+    let mut victim = stan.nats_pid;
+    for n in 1..=6 {
+        // SAFETY: signalling the nats-server our server started for this test.
+        unsafe { libc::kill(victim as i32, libc::SIGKILL) };
+        if n < 6 {
+            victim = restarted_pid(&stan, n);
+        }
+    }
+    assert_eq!(stan.wait_exit(Duration::from_secs(10)), Some(1), "{}", stan.log());
+    std::thread::sleep(Duration::from_millis(200)); // the log reader catches up
+    let log = stan.log();
+    assert_eq!(log.matches("exited unexpectedly (signal: 9 (SIGKILL))").count(), 6, "{log}");
+    assert!(
+        log.contains(&format!(
+            "[ERR] STREAM: the embedded nats-server failed 6 times within 30s (last: pid {victim}, signal: 9 (SIGKILL)); \
+             giving up, shutting down"
+        )),
+        "{log}"
+    );
+    assert!(!alive(victim));
+}
