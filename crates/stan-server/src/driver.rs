@@ -46,6 +46,7 @@ pub async fn connect_nats(url: &str, name: &str, security: &Security) -> Result<
             .subscription_capacity(inbound::UNBOUNDED)
             .client_capacity(1 << 14)
             .max_reconnects(None)
+            .reconnect_delay_callback(crate::nats_conn::reconnect_delay)
             .connection_timeout(Duration::from_secs(3))
             .event_callback(|ev| async move {
                 log::info(format_args!("NATS connection event: {ev}"));

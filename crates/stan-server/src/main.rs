@@ -10,6 +10,7 @@ mod log;
 mod monitor;
 mod nats_child;
 mod nats_conn;
+mod nats_supervisor;
 mod state;
 mod store;
 
@@ -84,22 +85,21 @@ fn run(opts: Options) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let child_pid = child.as_ref().map(|c| c.pid());
-    let result = rt.block_on(serve(&opts, &url, child_pid));
+    // A dead child is restarted on the same ports; after too many fast failures
+    // the supervisor gives up and `gave_up` shuts us down with its error.
+    let (gave_up_tx, gave_up_rx) = tokio::sync::oneshot::channel::<String>();
+    let supervisor = child.take().map(|c| nats_supervisor::Supervisor::spawn(c, opts.clone(), gave_up_tx));
+    let result = rt.block_on(serve(&opts, &url, gave_up_rx));
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
-    if let Some(c) = child.as_mut() {
-        c.stop();
+    if let Some(s) = supervisor {
+        s.stop();
     }
     result
 }
 
-async fn serve(opts: &Options, url: &str, child_pid: Option<u32>) -> Result<(), String> {
+async fn serve(opts: &Options, url: &str, died_rx: tokio::sync::oneshot::Receiver<String>) -> Result<(), String> {
     // Install the handlers first: until then SIGTERM would kill us without cleanup.
     let signal = shutdown_signal()?;
-    let (died_tx, died_rx) = tokio::sync::oneshot::channel::<String>();
-    if let Some(pid) = child_pid {
-        tokio::spawn(watch_child(pid, died_tx));
-    }
     let child_died = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
     let died = child_died.clone();
     let shutdown = async move {
@@ -182,20 +182,6 @@ async fn serve(opts: &Options, url: &str, child_pid: Option<u32>) -> Result<(), 
     d.run(st, shutdown).await?;
     let why = child_died.lock().unwrap_or_else(|e| e.into_inner()).take();
     why.map_or(Ok(()), Err)
-}
-
-/// Report when the embedded nats-server exits on its own (we cannot serve without it).
-async fn watch_child(pid: u32, died: tokio::sync::oneshot::Sender<String>) {
-    loop {
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        let mut status = 0;
-        // SAFETY: polling our own child by PID without blocking.
-        let r = unsafe { libc::waitpid(pid as libc::pid_t, &mut status, libc::WNOHANG) };
-        if r == pid as libc::pid_t || r < 0 {
-            let _ = died.send(format!("the embedded nats-server (pid {pid}) exited unexpectedly; shutting down"));
-            return;
-        }
-    }
 }
 
 fn log_limits(o: &Options) {

@@ -126,14 +126,14 @@ impl NatsChild {
         self.child.id()
     }
 
-    /// Whether the child exited by itself.
-    pub fn exited(&mut self) -> bool {
-        !matches!(self.child.try_wait(), Ok(None))
+    /// The exit status once the child has exited (reaping it), else `None`.
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// SIGTERM, then SIGKILL after a grace period.
     pub fn stop(&mut self) {
-        // Already gone (or reaped by the exit watchdog): never signal a PID that may be reused.
+        // Already gone (reaped): never signal a PID that may be reused.
         if !matches!(self.child.try_wait(), Ok(None)) {
             return self.cleanup();
         }
@@ -144,7 +144,6 @@ impl NatsChild {
         }
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(3) {
-            // An error means it was already reaped (by the exit watchdog).
             if !matches!(self.child.try_wait(), Ok(None)) {
                 return self.cleanup();
             }
@@ -247,10 +246,9 @@ pub fn cluster_args(c: &NatsCluster) -> Vec<String> {
 }
 
 impl Drop for NatsChild {
+    /// Stops a running child; always removes the generated configuration file.
     fn drop(&mut self) {
-        if !self.exited() {
-            self.stop();
-        }
+        self.stop();
     }
 }
 

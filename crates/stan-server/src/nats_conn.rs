@@ -135,6 +135,13 @@ impl rustls::client::danger::ServerCertVerifier for AnyServerCert {
     }
 }
 
+/// Delay before reconnect attempt `attempts` of our own connection: short
+/// and capped at 250 ms (async-nats' default grows to 4 s), so that after
+/// a restart of the embedded nats-server (about 0.1 s) we serve again at once.
+pub fn reconnect_delay(attempts: usize) -> std::time::Duration {
+    std::time::Duration::from_millis((attempts.saturating_sub(1) as u64 * 25).min(250))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +204,12 @@ mod tests {
         assert!(insecure_config(None).is_ok());
         let missing = (PathBuf::from("/nonexistent/c.pem"), PathBuf::from("/nonexistent/k.pem"));
         assert!(insecure_config(Some(&missing)).unwrap_err().contains("/nonexistent/c.pem"));
+    }
+
+    #[test]
+    fn reconnect_delay_is_short_and_capped() {
+        assert_eq!(reconnect_delay(1), std::time::Duration::ZERO);
+        assert_eq!(reconnect_delay(2), std::time::Duration::from_millis(25));
+        assert_eq!(reconnect_delay(1000), std::time::Duration::from_millis(250));
     }
 }

@@ -146,18 +146,53 @@ fn sigkill_leaves_no_orphan() {
     assert!(wait_dead(nats_pid), "nats-server {nats_pid} was orphaned");
 }
 
+/// A nats-server that cannot be started again: the child is restarted, every
+/// restart fails at once, and after the allowed fast restarts stan-server
+/// gives up with a clear error and exit code 1 (it cannot serve without NATS).
 #[test]
-fn server_exits_when_its_nats_server_dies() {
-    let (mut child, nats_pid, _rx) = start(&[]);
+fn server_gives_up_when_its_nats_server_keeps_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("started");
+    let wrapper = dir.path().join("nats-server-once");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nif [ -e '{m}' ]; then echo 'nats-server-once: refusing to start again' >&2; exit 3; fi\n\
+             touch '{m}'\nexec '{bin}' \"$@\"\n",
+            m = marker.display(),
+            bin = nats_server_bin()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (mut child, nats_pid, rx) = start(&["--nats_server_bin", wrapper.to_str().unwrap()]);
     // SAFETY: signalling the nats-server our server started for this test.
     unsafe { libc::kill(nats_pid as i32, libc::SIGKILL) };
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "stan-server kept running without its nats-server");
+        assert!(Instant::now() < deadline, "stan-server kept restarting a nats-server that cannot start");
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(1));
+    // Until stderr closes (the reader thread then drops its sender).
+    let log: Vec<String> = std::iter::from_fn(|| rx.recv_timeout(Duration::from_secs(5)).ok()).collect();
+    let log = log.join("\n");
+    assert!(
+        log.contains(&format!(
+            "[ERR] STREAM: the embedded nats-server (pid {nats_pid}) exited unexpectedly (signal: 9"
+        )),
+        "{log}"
+    );
+    assert_eq!(log.matches("cannot restart the embedded nats-server").count(), 5, "{log}");
+    assert!(log.contains("nats-server exited at startup (exit status: 3)"), "{log}");
+    assert!(
+        log.contains(
+            "[ERR] STREAM: the embedded nats-server could not be restarted (5 attempts in a row, \
+             last: nats-server exited at startup (exit status: 3)); giving up, shutting down"
+        ),
+        "{log}"
+    );
 }
