@@ -629,3 +629,25 @@ fn describe_policy_mentions_the_syscall() {
     assert!(describe_policy(SyncPolicy::OsBuffer).contains("write(2)"));
     assert!(describe_policy(SyncPolicy::Fsync).contains("fsync(2)"));
 }
+
+#[test]
+fn loss_of_a_channel_first_message_is_reported_from_its_creation() {
+    let mut bytes = frame::header().to_vec();
+    let recs = vec![Record::ChannelCreated { channel: "orders".into() }, msg(1, 4), msg(2, 4), msg(3, 4)];
+    let mut ranges = Vec::new();
+    for r in &recs {
+        let start = bytes.len();
+        frame::push_frame(&mut bytes, |o| codec::encode_record(r, o)).unwrap();
+        ranges.push((start, bytes.len()));
+    }
+    bytes[ranges[1].0 + frame::FRAME_HEADER_LEN + 1] ^= 0x10;
+    let dir = TempDir::new().unwrap();
+    fs::write(journal_path(dir.path()), &bytes).unwrap();
+    let (j, got) = open(dir.path());
+    assert_eq!(got, vec![recs[0].clone(), recs[2].clone(), recs[3].clone()]);
+    let damage = j.recovery_damage();
+    assert_eq!(damage.len(), 1);
+    assert_eq!((damage[0].start, damage[0].end), (ranges[1].0 as u64, ranges[1].1 as u64));
+    assert_eq!(damage[0].skipped(), (ranges[1].1 - ranges[1].0) as u64);
+    assert_eq!(damage[0].lost, vec![lost("orders", 1, 1)]);
+}
