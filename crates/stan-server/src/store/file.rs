@@ -6,18 +6,20 @@
 //!   open, so a second server on the same directory fails to start.
 //! - `journal.dat`: the journal.
 //! - `journal.dat.tmp`: a rewrite in progress (deleted on open if left over).
-//! - `journal.dat.corrupt-<offset>`: the bytes cut off the journal at
-//!   `<offset>` by a recovery that found a corrupt frame mid-file, kept for
-//!   the operator.
+//! - `journal.dat.corrupt-<UTC time>`: a copy of a journal found corrupt,
+//!   saved (and synced) before recovery rewrote it, kept for the operator.
 //!
-//! # Journal file format (version 1)
+//! # Journal file format (version 2)
 //!
 //! The file starts with a 12-byte header: the magic `STANRSJ\0` and the
 //! format version as a u32 little-endian. Frames follow, back to back:
 //!
 //! ```text
-//! len: u32 LE | crc: u32 LE (CRC-32 of the payload) | payload: len bytes
+//! magic: F3 5A 4E C7 | len: u32 LE | crc: u32 LE (CRC-32 of len then payload) | payload: len bytes
 //! ```
+//!
+//! Version 1 (no frame magic, CRC of the payload only) is still read and is
+//! migrated to version 2 by a rewrite on open.
 //!
 //! A payload is one entry: a tag byte then the fields in declaration order
 //! (tag 0 is the snapshot-end marker; tags 1..=10 are the [`Record`] variants
@@ -29,12 +31,18 @@
 //!
 //! # Recovery
 //!
-//! [`FileJournal::open`] replays frames up to the first one that overruns the
-//! file, fails its checksum or does not decode, and truncates the file there.
-//! A bad last frame is a torn write and only loses uncommitted data; a bad
-//! frame followed by more data is corruption: a warning goes to stderr and
-//! the cut-off bytes are saved aside before the truncation. A file that is
-//! not a journal (wrong magic or version) is an error, never overwritten.
+//! [`FileJournal::open`] replays every valid frame. A bad frame (wrong magic,
+//! checksum mismatch, undecodable payload, length overrunning the file) is
+//! skipped by searching for the next offset that holds a valid frame (magic,
+//! a length within the file, matching checksum, decodable payload), and the
+//! replay resumes there. A bad range at the very end with no valid frame
+//! after it that is incomplete (or all zeros) is a torn write: it only loses
+//! uncommitted data, is logged as a warning and truncated. Any other bad
+//! range is corruption: the whole file is first copied aside, each range is
+//! logged at error level (byte range, bytes skipped, and the channel
+//! sequences lost where the surrounding frames of that channel tell), and
+//! the journal is rewritten with every valid record. A file that is not a
+//! journal (wrong magic or version) is an error, never overwritten.
 //!
 //! # Durability
 //!
@@ -54,7 +62,7 @@ use frame::HEADER_LEN;
 use lock::DirLock;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -87,6 +95,8 @@ pub struct FileJournal {
     since_rewrite: u64,
     /// Set after a failed write or sync: the file content is uncertain.
     failed: Option<String>,
+    /// Damage found by the recovery on open.
+    damage: Vec<frame::Damage>,
     /// Dropped last, so the lock outlives every use of the file.
     _lock: DirLock,
 }
@@ -113,52 +123,62 @@ impl FileJournal {
             unsynced: false,
             since_rewrite: 0,
             failed: None,
+            damage: Vec::new(),
             _lock: lock,
         };
-        if !check_header(&journal.file, file_len, &path)? {
+        let Some(version) = check_header(&journal.file, file_len, &path)? else {
             journal.file.set_len(0)?;
             journal.file.write_all_at(&frame::header(), 0)?;
             journal.file.sync_all()?;
             sync_dir(dir)?;
             return Ok((journal, Vec::new()));
+        };
+        let scan = frame::scan(&journal.file, file_len, version)?;
+        let saved = if scan.corrupt() { Some(journal.save_aside(&path)?) } else { None };
+        report_damage(&path, &scan, saved.as_deref());
+        journal.damage = scan.damage.clone();
+        if scan.corrupt() || version != frame::VERSION {
+            // Keep every valid record and drop the damaged ranges (or migrate
+            // an older format): write them as a fresh snapshot.
+            journal.rewrite(&scan.records)?;
+        } else {
+            if scan.valid_len < file_len {
+                journal.file.set_len(scan.valid_len)?;
+                journal.file.sync_all()?;
+            }
+            journal.len = scan.valid_len;
+            journal.since_rewrite = scan.valid_len - scan.snapshot_end;
         }
-        let scan = frame::scan(&journal.file, file_len)?;
-        if let Some(damage) = &scan.damage {
-            journal.cut_damage(&path, damage, scan.valid_len, file_len)?;
-        }
-        journal.len = scan.valid_len;
-        journal.since_rewrite = scan.valid_len - scan.snapshot_end;
         Ok((journal, scan.records))
     }
 
-    /// Reports a damaged tail, saves it aside if it is mid-file corruption,
-    /// and truncates the journal to its valid prefix.
-    fn cut_damage(&self, path: &Path, damage: &frame::Damage, valid_len: u64, file_len: u64) -> io::Result<()> {
-        let lost = file_len - valid_len;
-        match damage {
-            frame::Damage::TornTail { reason } => eprintln!(
-                "stan-server: journal {}: torn write at offset {valid_len} ({reason}); \
-                 dropping the last {lost} bytes (uncommitted data)",
-                path.display()
-            ),
-            frame::Damage::Corrupt { reason } => {
-                let saved = self.dir.join(format!("{JOURNAL_FILE}.corrupt-{valid_len}"));
-                let mut src = &self.file;
-                src.seek(SeekFrom::Start(valid_len))?;
-                let mut dst = File::create(&saved)?;
-                io::copy(&mut src.take(lost), &mut dst)?;
-                dst.sync_all()?;
-                eprintln!(
-                    "stan-server: WARNING: journal {} is corrupt at offset {valid_len} ({reason}); \
-                     recovering only the records before it; the {lost} bytes after it were \
-                     saved to {}",
-                    path.display(),
-                    saved.display()
-                );
-            }
+    /// The damaged byte ranges found by [`FileJournal::open`] (empty for a
+    /// clean journal).
+    #[allow(dead_code)] // For the monitoring endpoint; not wired yet.
+    fn recovery_damage(&self) -> &[frame::Damage] {
+        &self.damage
+    }
+
+    /// Copies the whole journal file to `journal.dat.corrupt-<UTC time>`
+    /// (synced) before anything in it is changed; returns the copy's path.
+    fn save_aside(&self, path: &Path) -> io::Result<PathBuf> {
+        let secs =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let (y, mo, d) = crate::log::civil_from_days(secs.div_euclid(86_400));
+        let t = secs.rem_euclid(86_400);
+        let stamp = format!("{y:04}{mo:02}{d:02}T{:02}{:02}{:02}Z", t / 3600, t / 60 % 60, t % 60);
+        let mut saved = self.dir.join(format!("{JOURNAL_FILE}.corrupt-{stamp}"));
+        let mut n = 1;
+        while saved.exists() {
+            n += 1;
+            saved = self.dir.join(format!("{JOURNAL_FILE}.corrupt-{stamp}-{n}"));
         }
-        self.file.set_len(valid_len)?;
-        self.file.sync_all()
+        let mut src = File::open(path)?;
+        let mut dst = OpenOptions::new().write(true).create_new(true).open(&saved)?;
+        io::copy(&mut src, &mut dst)?;
+        dst.sync_all()?;
+        sync_dir(&self.dir)?;
+        Ok(saved)
     }
 
     fn check_usable(&self) -> io::Result<()> {
@@ -295,16 +315,19 @@ impl fmt::Debug for FileJournal {
     }
 }
 
-/// Checks the file header. Returns `Ok(true)` for a valid header, `Ok(false)`
-/// for a file that must be (re)initialized (empty, or a torn header write),
-/// and an error for a file that is not a journal of this format.
-fn check_header(file: &File, file_len: u64, path: &Path) -> io::Result<bool> {
+/// Checks the file header. Returns the format version of a valid header,
+/// `None` for a file that must be (re)initialized (empty, or a torn header
+/// write), and an error for a file that is not a journal this code reads.
+fn check_header(file: &File, file_len: u64, path: &Path) -> io::Result<Option<u32>> {
     let expected = frame::header();
     let n = file_len.min(HEADER_LEN) as usize;
     let mut got = [0u8; HEADER_LEN as usize];
     file.read_exact_at(&mut got[..n], 0)?;
     if got[..n] == expected[..n] {
-        return Ok(n == expected.len());
+        return Ok((n == expected.len()).then_some(frame::VERSION));
+    }
+    if n == expected.len() && got == frame::header_of(frame::VERSION_V1) {
+        return Ok(Some(frame::VERSION_V1));
     }
     if n >= frame::MAGIC.len() && got[..8] == frame::MAGIC {
         let version = u32::from_le_bytes([got[8], got[9], got[10], got[11]]);
@@ -312,8 +335,9 @@ fn check_header(file: &File, file_len: u64, path: &Path) -> io::Result<bool> {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!(
-                    "{}: unsupported journal format version {version} (this server reads version {})",
+                    "{}: unsupported journal format version {version} (this server reads versions {} and {})",
                     path.display(),
+                    frame::VERSION_V1,
                     frame::VERSION
                 ),
             ));
@@ -323,6 +347,57 @@ fn check_header(file: &File, file_len: u64, path: &Path) -> io::Result<bool> {
         io::ErrorKind::InvalidData,
         format!("{}: not a stan-rs journal (bad file header)", path.display()),
     ))
+}
+
+/// Logs what a recovery scan skipped: a torn tail as a warning, corruption
+/// at error level with the byte range, the skipped bytes and, where the
+/// surrounding frames tell, the lost channel sequences.
+fn report_damage(path: &Path, scan: &frame::Scan, saved: Option<&Path>) {
+    for d in &scan.damage {
+        if d.torn {
+            crate::log::warn(format_args!(
+                "Journal {}: torn write at offset {} ({}); dropping the last {} bytes (uncommitted data)",
+                path.display(),
+                d.start,
+                d.reason,
+                d.skipped()
+            ));
+            continue;
+        }
+        let lost = if d.lost.is_empty() {
+            "lost records not determinable".to_string()
+        } else {
+            let parts: Vec<String> = d
+                .lost
+                .iter()
+                .map(|l| {
+                    if l.first == l.last {
+                        format!("channel {:?} sequence {}", l.channel, l.first)
+                    } else {
+                        format!("channel {:?} sequences {}..={}", l.channel, l.first, l.last)
+                    }
+                })
+                .collect();
+            format!("lost messages: {}", parts.join(", "))
+        };
+        crate::log::error(format_args!(
+            "Journal {} is corrupt: bytes {}..{} ({} bytes skipped, {}); {}{}",
+            path.display(),
+            d.start,
+            d.end,
+            d.skipped(),
+            d.reason,
+            lost,
+            if d.end < scan.valid_len { "; recovery resumed at the next valid frame" } else { "" }
+        ));
+    }
+    if let Some(saved) = saved {
+        crate::log::error(format_args!(
+            "Journal {}: the damaged file was saved to {} before recovery rewrote the journal",
+            path.display(),
+            saved.display()
+        ));
+    }
 }
 
 /// Makes a directory's entries (a created or renamed file) durable.

@@ -182,10 +182,7 @@ fn torn_tail_at_every_offset_recovers_previous_records() {
         assert_eq!(recs.len(), before.len() + 1, "cut at {cut}");
         assert_eq!(recs[..before.len()], before[..]);
         assert_eq!(recs[before.len()], extra);
-        assert!(
-            !dir.path().join(format!("{JOURNAL_FILE}.corrupt-{good_len}")).exists(),
-            "a torn tail is not corruption"
-        );
+        assert!(corrupt_copies(dir.path()).is_empty(), "a torn tail is not corruption (cut at {cut})");
     }
     // The full file recovers everything.
     let (_, recs) = open(src.path());
@@ -208,7 +205,7 @@ fn torn_header_reinitializes_the_journal() {
 }
 
 #[test]
-fn flipped_byte_mid_file_stops_recovery_there() {
+fn flipped_byte_mid_file_loses_only_that_frame() {
     let src = TempDir::new().unwrap();
     let (r0, r1, r2) = (msg(1, 5), msg(2, 5), msg(3, 5));
     write_all(src.path(), std::slice::from_ref(&r0));
@@ -224,23 +221,26 @@ fn flipped_byte_mid_file_stops_recovery_there() {
         bad[pos] ^= 0x5a;
         fs::write(journal_path(dir.path()), &bad).unwrap();
         let (mut j, recs) = open(dir.path());
-        assert_eq!(recs, vec![r0.clone()], "flip at {pos}");
-        assert_eq!(file_len(dir.path()), start as u64);
-        let saved = dir.path().join(format!("{JOURNAL_FILE}.corrupt-{start}"));
-        // A bad length may look like a frame overrunning the file (torn);
-        // otherwise the cut-off bytes must have been saved intact.
-        if saved.exists() {
-            assert_eq!(fs::read(&saved).unwrap(), bad[start..]);
-        }
-        j.append(&r2).unwrap();
+        assert_eq!(recs, vec![r0.clone(), r2.clone()], "flip at {pos}");
+        let damage = j.recovery_damage().to_vec();
+        assert_eq!(damage.len(), 1, "flip at {pos}: {damage:?}");
+        assert_eq!((damage[0].start, damage[0].end, damage[0].torn), (start as u64, end as u64, false));
+        assert_eq!(damage[0].lost, vec![lost("orders", 2, 2)], "flip at {pos}");
+        let saved = corrupt_copies(dir.path());
+        assert_eq!(saved.len(), 1, "flip at {pos}");
+        assert_eq!(fs::read(&saved[0]).unwrap(), bad, "the damaged file is saved as it was");
+        j.append(&msg(4, 5)).unwrap();
         j.commit().unwrap();
         drop(j);
-        assert_eq!(open(dir.path()).1, vec![r0.clone(), r2.clone()]);
+        let (j, recs) = open(dir.path());
+        assert_eq!(recs, vec![r0.clone(), r2.clone(), msg(4, 5)]);
+        assert!(j.recovery_damage().is_empty(), "recovery rewrote a clean journal");
+        assert_eq!(corrupt_copies(dir.path()).len(), 1);
     }
 }
 
 #[test]
-fn checksum_mismatch_mid_file_saves_the_tail() {
+fn checksum_mismatch_mid_file_saves_the_file_and_keeps_the_rest() {
     let dir = TempDir::new().unwrap();
     write_all(dir.path(), &[msg(1, 5)]);
     let start = file_len(dir.path()) as usize;
@@ -249,9 +249,185 @@ fn checksum_mismatch_mid_file_saves_the_tail() {
     bad[start + frame::FRAME_HEADER_LEN + 2] ^= 1;
     fs::write(journal_path(dir.path()), &bad).unwrap();
     let (_, recs) = open(dir.path());
-    assert_eq!(recs, vec![msg(1, 5)]);
-    let saved = dir.path().join(format!("{JOURNAL_FILE}.corrupt-{start}"));
-    assert_eq!(fs::read(saved).unwrap(), bad[start..]);
+    assert_eq!(recs, vec![msg(1, 5), msg(3, 5)]);
+    let saved = corrupt_copies(dir.path());
+    assert_eq!(saved.len(), 1);
+    assert_eq!(fs::read(&saved[0]).unwrap(), bad);
+}
+
+fn lost(channel: &str, first: u64, last: u64) -> frame::LostMsgs {
+    frame::LostMsgs { channel: channel.into(), first, last }
+}
+
+/// The `journal.dat.corrupt-*` copies in `dir`.
+fn corrupt_copies(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("journal.dat.corrupt-"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// A journal of `n` messages over two interleaved channels, built in memory.
+/// Returns the file bytes, the records and each frame's byte range.
+fn two_channel_journal(n: u64) -> (Vec<u8>, Vec<Record>, Vec<(usize, usize)>) {
+    let mut bytes = frame::header().to_vec();
+    let (mut recs, mut ranges) = (Vec::new(), Vec::new());
+    let mut seqs = [0u64; 2];
+    for i in 0..n {
+        let c = usize::from(i % 3 == 0);
+        seqs[c] += 1;
+        let rec = Record::Msg {
+            channel: ["orders", "audit"][c].into(),
+            sequence: seqs[c],
+            timestamp: 1_700_000_000_000_000_000 + i as i64,
+            reply: String::new(),
+            data: Bytes::from(vec![(i % 251) as u8; 1 + (i as usize * 7) % 90]),
+        };
+        let start = bytes.len();
+        frame::push_frame(&mut bytes, |o| codec::encode_record(&rec, o)).unwrap();
+        ranges.push((start, bytes.len()));
+        recs.push(rec);
+    }
+    (bytes, recs, ranges)
+}
+
+/// Opens `bad` (a damaged copy of `full`, whose frames are `ranges`) and
+/// checks that exactly the frames `hit` are lost, that the loss is reported
+/// (byte range; channel sequences where a later frame of the channel tells)
+/// and saved aside, and that the recovered journal reopens clean.
+fn check_recovery(bad: &[u8], recs: &[Record], ranges: &[(usize, usize)], hit: &[usize], what: &str) {
+    let dir = TempDir::new().unwrap();
+    fs::write(journal_path(dir.path()), bad).unwrap();
+    let (j, got) = open(dir.path());
+    let expected: Vec<Record> =
+        recs.iter().enumerate().filter(|(i, _)| !hit.contains(i)).map(|(_, r)| r.clone()).collect();
+    assert_eq!(got.len(), expected.len(), "{what}");
+    assert_eq!(got, expected, "{what}");
+    let damage = j.recovery_damage().to_vec();
+    let last = ranges.len() - 1;
+    if hit.contains(&last) {
+        // Damage in the last frame may look like a torn write.
+        assert_eq!(damage.len(), 1, "{what}: {damage:?}");
+        drop(j);
+        assert_eq!(open(dir.path()).1, expected, "{what}");
+        return;
+    }
+    let (first_hit, last_hit) = (*hit.iter().min().unwrap(), *hit.iter().max().unwrap());
+    assert_eq!(damage.len(), 1, "{what}: {damage:?}");
+    let d = &damage[0];
+    assert!(!d.torn, "{what}");
+    assert_eq!(d.start, ranges[first_hit].0 as u64, "{what}");
+    assert_eq!(d.end, ranges[last_hit].1 as u64, "{what}");
+    // Every lost message between valid ones of its channel is reported.
+    let mut want: Vec<(String, u64)> = Vec::new();
+    for &i in hit {
+        let Record::Msg { channel, sequence, .. } = &recs[i] else { unreachable!() };
+        // (These journals have no ChannelCreated records: the first message
+        // of a channel is only reported lost if the channel had one before.)
+        let later = recs[..i].iter().any(|r| matches!(r, Record::Msg { channel: c, .. } if c == channel))
+            && recs[i + 1..].iter().any(|r| matches!(r, Record::Msg { channel: c, .. } if c == channel));
+        if later {
+            want.push((channel.clone(), *sequence));
+        }
+    }
+    let mut reported: Vec<(String, u64)> =
+        d.lost.iter().flat_map(|l| (l.first..=l.last).map(|s| (l.channel.clone(), s))).collect();
+    want.sort();
+    reported.sort();
+    assert_eq!(reported, want, "{what}");
+    let saved = corrupt_copies(dir.path());
+    assert_eq!(saved.len(), 1, "{what}");
+    assert_eq!(fs::read(&saved[0]).unwrap(), bad, "{what}");
+    drop(j);
+    let (j, again) = open(dir.path());
+    assert_eq!(again, expected, "{what}");
+    assert!(j.recovery_damage().is_empty(), "{what}");
+}
+
+fn frame_at(ranges: &[(usize, usize)], pos: usize) -> usize {
+    ranges.iter().position(|&(s, e)| s <= pos && pos < e).unwrap()
+}
+
+#[test]
+fn corrupted_length_field_mid_file_loses_only_that_frame() {
+    let (full, recs, ranges) = two_channel_journal(200);
+    for k in [1, 50, 100, 101, 150, 198] {
+        let len_at = ranges[k].0 + 4;
+        let len = u32::from_le_bytes(full[len_at..len_at + 4].try_into().unwrap());
+        for new_len in [0, 1, len - 1, len + 1, len + 5000, 1 << 20, u32::MAX] {
+            let mut bad = full.clone();
+            bad[len_at..len_at + 4].copy_from_slice(&new_len.to_le_bytes());
+            check_recovery(&bad, &recs, &ranges, &[k], &format!("frame {k} length {len} -> {new_len}"));
+        }
+    }
+}
+
+#[test]
+fn flipped_byte_every_97th_offset_loses_only_the_frame_hit() {
+    let (full, recs, ranges) = two_channel_journal(300);
+    let mut checked = 0;
+    for pos in (97..full.len()).step_by(97) {
+        for mask in [0x01, 0xff] {
+            let mut bad = full.clone();
+            bad[pos] ^= mask;
+            let k = frame_at(&ranges, pos);
+            check_recovery(&bad, &recs, &ranges, &[k], &format!("flip {mask:#x} at {pos} (frame {k})"));
+            checked += 1;
+        }
+    }
+    assert!(checked > 200, "checked {checked}");
+}
+
+#[test]
+fn zeroed_page_mid_file_loses_only_the_frames_it_covers() {
+    let (full, recs, ranges) = two_channel_journal(400);
+    assert!(full.len() > 5 * 4096);
+    for page in [4096, 8192 + 100, full.len() / 2] {
+        let mut bad = full.clone();
+        bad[page..page + 4096].fill(0);
+        let hit: Vec<usize> = (0..ranges.len()).filter(|&i| ranges[i].0 < page + 4096 && ranges[i].1 > page).collect();
+        assert!(hit.len() > 50, "{}", hit.len());
+        check_recovery(&bad, &recs, &ranges, &hit, &format!("zeroed page at {page}"));
+    }
+}
+
+#[test]
+fn zeroed_tail_is_a_torn_write() {
+    let (mut full, recs, _) = two_channel_journal(20);
+    full.resize(full.len() + 4096, 0);
+    let dir = TempDir::new().unwrap();
+    fs::write(journal_path(dir.path()), &full).unwrap();
+    let (j, got) = open(dir.path());
+    assert_eq!(got, recs);
+    assert!(j.recovery_damage()[0].torn);
+    assert!(corrupt_copies(dir.path()).is_empty());
+}
+
+#[test]
+fn version_1_journal_is_read_and_migrated() {
+    let all = every_variant();
+    let mut bytes = frame::header_of(frame::VERSION_V1).to_vec();
+    for r in &all {
+        let mut p = Vec::new();
+        codec::encode_record(r, &mut p);
+        frame::push_frame_v1(&mut bytes, &p);
+    }
+    let dir = TempDir::new().unwrap();
+    fs::write(journal_path(dir.path()), &bytes).unwrap();
+    let (mut j, recs) = open(dir.path());
+    assert_eq!(recs, all);
+    j.append(&msg(1, 3)).unwrap();
+    j.commit().unwrap();
+    drop(j);
+    let migrated = fs::read(journal_path(dir.path())).unwrap();
+    assert_eq!(migrated[..HEADER_LEN as usize], frame::header());
+    let (_, recs) = open(dir.path());
+    assert_eq!(recs[..all.len()], all[..]);
+    assert_eq!(recs[all.len()], msg(1, 3));
+    assert!(corrupt_copies(dir.path()).is_empty());
 }
 
 #[test]
@@ -300,7 +476,7 @@ fn rewrite_with_a_large_snapshot_and_empty_snapshot() {
     drop(j);
     let (_, recs) = open(dir.path());
     assert!(recs.is_empty());
-    assert_eq!(file_len(dir.path()), HEADER_LEN + 9, "header + marker frame");
+    assert_eq!(file_len(dir.path()), HEADER_LEN + 13, "header + marker frame");
 }
 
 #[test]
@@ -334,10 +510,10 @@ fn foreign_files_are_rejected_untouched() {
     assert_eq!(fs::read(journal_path(dir.path())).unwrap(), content);
 
     let mut future = frame::header().to_vec();
-    future[8] = 2;
+    future[8] = 3;
     fs::write(journal_path(dir.path()), &future).unwrap();
     let err = FileJournal::open(dir.path(), SyncPolicy::OsBuffer).unwrap_err();
-    assert!(err.to_string().contains("version 2"), "{err}");
+    assert!(err.to_string().contains("version 3"), "{err}");
 }
 
 /// Opens `bytes` as a journal; if that succeeds, checks that recovery is a
@@ -357,7 +533,8 @@ fn open_arbitrary(dir: &Path, bytes: &[u8]) -> Option<usize> {
             return None;
         }
     };
-    assert!(j.len <= bytes.len().max(HEADER_LEN as usize) as u64);
+    // A recovery rewrite keeps only valid frames, plus a snapshot-end marker.
+    assert!(j.len <= bytes.len().max(HEADER_LEN as usize) as u64 + 13);
     j.append(&msg(7, 2)).unwrap();
     j.commit().unwrap();
     drop(j);
@@ -451,4 +628,26 @@ fn arbitrary_payloads_never_panic_the_decoder() {
 fn describe_policy_mentions_the_syscall() {
     assert!(describe_policy(SyncPolicy::OsBuffer).contains("write(2)"));
     assert!(describe_policy(SyncPolicy::Fsync).contains("fsync(2)"));
+}
+
+#[test]
+fn loss_of_a_channel_first_message_is_reported_from_its_creation() {
+    let mut bytes = frame::header().to_vec();
+    let recs = vec![Record::ChannelCreated { channel: "orders".into() }, msg(1, 4), msg(2, 4), msg(3, 4)];
+    let mut ranges = Vec::new();
+    for r in &recs {
+        let start = bytes.len();
+        frame::push_frame(&mut bytes, |o| codec::encode_record(r, o)).unwrap();
+        ranges.push((start, bytes.len()));
+    }
+    bytes[ranges[1].0 + frame::FRAME_HEADER_LEN + 1] ^= 0x10;
+    let dir = TempDir::new().unwrap();
+    fs::write(journal_path(dir.path()), &bytes).unwrap();
+    let (j, got) = open(dir.path());
+    assert_eq!(got, vec![recs[0].clone(), recs[2].clone(), recs[3].clone()]);
+    let damage = j.recovery_damage();
+    assert_eq!(damage.len(), 1);
+    assert_eq!((damage[0].start, damage[0].end), (ranges[1].0 as u64, ranges[1].1 as u64));
+    assert_eq!(damage[0].skipped(), (ranges[1].1 - ranges[1].0) as u64);
+    assert_eq!(damage[0].lost, vec![lost("orders", 1, 1)]);
 }
