@@ -123,9 +123,6 @@ async fn serve(opts: &Options, url: &str, died_rx: tokio::sync::oneshot::Receive
         max_bytes: opts.max_bytes,
         max_age_ns: opts.max_age.as_nanos() as i64,
     };
-    if !opts.max_inactivity.is_zero() {
-        log::warn(format_args!("-mi/--max_inactivity is accepted but not enforced by stan-server"));
-    }
     let (journal, records, store_type): (Box<dyn Journal>, _, _) = match opts.store {
         StoreType::Memory => (Box::new(NoJournal), Vec::new(), "MEMORY"),
         StoreType::File => {
