@@ -123,6 +123,7 @@ async fn serve(opts: &Options, url: &str, died_rx: tokio::sync::oneshot::Receive
         max_bytes: opts.max_bytes,
         max_age_ns: opts.max_age.as_nanos() as i64,
     };
+    let mut store_recovery = Vec::new();
     let (journal, records, store_type): (Box<dyn Journal>, _, _) = match opts.store {
         StoreType::Memory => (Box::new(NoJournal), Vec::new(), "MEMORY"),
         StoreType::File => {
@@ -132,6 +133,7 @@ async fn serve(opts: &Options, url: &str, died_rx: tokio::sync::oneshot::Receive
                 .map_err(|e| format!("cannot open the file store in {dir}: {e}"))?;
             log::info(format_args!("File store in {dir}: {}", store::file::describe_policy(policy)));
             cfg.persist = true;
+            store_recovery = j.recovery_report();
             (Box::new(j) as Box<dyn Journal>, recs, "FILE")
         }
     };
@@ -174,6 +176,7 @@ async fn serve(opts: &Options, url: &str, died_rx: tokio::sync::oneshot::Receive
         start: SystemTime::now(),
         store_type,
         max_inactivity_ns: opts.max_inactivity.as_nanos() as i64,
+        store_recovery,
     };
     let d = driver::Driver { client, journal, facts, monitor_rx };
     d.run(st, shutdown).await?;

@@ -16,6 +16,21 @@ fn opts(env: &StanEnv) -> Options {
     Options::new().url(env.nats_url()).ack_timeout(Duration::from_secs(3)).connect_timeout(Duration::from_secs(3))
 }
 
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The body of a plain HTTP GET on 127.0.0.1.
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("monitor port");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes()).unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).unwrap();
+    buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+}
+
 async fn within<F: std::future::Future>(secs: u64, f: F) -> F::Output {
     tokio::time::timeout(Duration::from_secs(secs), f).await.expect("timed out")
 }
@@ -24,7 +39,9 @@ async fn within<F: std::future::Future>(secs: u64, f: F) -> F::Output {
 async fn flipped_byte_mid_journal_loses_only_that_message() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let mut env = StanEnv::start_with(StanImpl::Ours, CLUSTER, &["-st", "FILE", "--dir", d]);
+    let http = free_port();
+    let http_s = http.to_string();
+    let mut env = StanEnv::start_with(StanImpl::Ours, CLUSTER, &["-st", "FILE", "--dir", d, "-m", &http_s]);
     let sc = within(10, stan_client::connect(CLUSTER, "jc-pub", opts(&env))).await.unwrap();
     for i in 1..=N {
         within(10, sc.publish("jc", format!("message-{i:05}"))).await.unwrap();
@@ -61,6 +78,10 @@ async fn flipped_byte_mid_journal_loses_only_that_message() {
     let line = log.lines().find(|l| l.contains("[ERR]") && l.contains("is corrupt")).unwrap_or_else(|| panic!("{log}"));
     assert!(line.contains(&format!("channel \"jc\" sequence {HIT}")), "{line}");
     assert!(line.contains("bytes skipped"), "{line}");
+    // The monitoring endpoint tells the same (storez `recovery`).
+    let storez = http_get(http, "/streaming/storez");
+    assert!(storez.contains("\"recovery\""), "{storez}");
+    assert!(storez.contains(&format!("channel \\\"jc\\\" sequence {HIT}")), "{storez}");
     let copies: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -15,6 +15,9 @@ pub struct ServerFacts {
     pub start: SystemTime,
     pub store_type: &'static str,
     pub max_inactivity_ns: i64,
+    /// What the file store skipped when it recovered a damaged journal
+    /// (one line per damaged range; empty normally).
+    pub store_recovery: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -62,6 +65,9 @@ struct Storez<'a> {
     limits: Limits,
     total_msgs: u64,
     total_bytes: u64,
+    /// Ours only, and only after a damaged journal was recovered.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    recovery: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -212,6 +218,7 @@ fn storez<'a>(st: &'a State, f: &'a ServerFacts) -> Storez<'a> {
         },
         total_msgs,
         total_bytes,
+        recovery: &f.store_recovery,
     }
 }
 
@@ -387,6 +394,7 @@ mod shape_tests {
             start: SystemTime::now(),
             store_type: "MEMORY",
             max_inactivity_ns: 0,
+            store_recovery: Vec::new(),
         }
     }
 

@@ -152,9 +152,15 @@ impl FileJournal {
         Ok((journal, scan.records))
     }
 
+    /// What [`FileJournal::open`] had to skip, one line per damaged range
+    /// (torn tails included; empty for a clean journal), for the
+    /// monitoring endpoint.
+    pub fn recovery_report(&self) -> Vec<String> {
+        self.recovery_damage().iter().map(damage_text).collect()
+    }
+
     /// The damaged byte ranges found by [`FileJournal::open`] (empty for a
     /// clean journal).
-    #[allow(dead_code)] // For the monitoring endpoint; not wired yet.
     fn recovery_damage(&self) -> &[frame::Damage] {
         &self.damage
     }
@@ -352,42 +358,45 @@ fn check_header(file: &File, file_len: u64, path: &Path) -> io::Result<Option<u3
 /// Logs what a recovery scan skipped: a torn tail as a warning, corruption
 /// at error level with the byte range, the skipped bytes and, where the
 /// surrounding frames tell, the lost channel sequences.
+/// One damaged range in words: where, why, and what was lost.
+fn damage_text(d: &frame::Damage) -> String {
+    if d.torn {
+        return format!(
+            "torn write at offset {} ({}): the last {} bytes (uncommitted data) were dropped",
+            d.start,
+            d.reason,
+            d.skipped()
+        );
+    }
+    let lost = if d.lost.is_empty() {
+        "lost records not determinable".to_string()
+    } else {
+        let parts: Vec<String> = d
+            .lost
+            .iter()
+            .map(|l| {
+                if l.first == l.last {
+                    format!("channel {:?} sequence {}", l.channel, l.first)
+                } else {
+                    format!("channel {:?} sequences {}..={}", l.channel, l.first, l.last)
+                }
+            })
+            .collect();
+        format!("lost messages: {}", parts.join(", "))
+    };
+    format!("corrupt bytes {}..{} ({} bytes skipped, {}); {}", d.start, d.end, d.skipped(), d.reason, lost)
+}
+
 fn report_damage(path: &Path, scan: &frame::Scan, saved: Option<&Path>) {
     for d in &scan.damage {
         if d.torn {
-            crate::log::warn(format_args!(
-                "Journal {}: torn write at offset {} ({}); dropping the last {} bytes (uncommitted data)",
-                path.display(),
-                d.start,
-                d.reason,
-                d.skipped()
-            ));
+            crate::log::warn(format_args!("Journal {}: {}", path.display(), damage_text(d)));
             continue;
         }
-        let lost = if d.lost.is_empty() {
-            "lost records not determinable".to_string()
-        } else {
-            let parts: Vec<String> = d
-                .lost
-                .iter()
-                .map(|l| {
-                    if l.first == l.last {
-                        format!("channel {:?} sequence {}", l.channel, l.first)
-                    } else {
-                        format!("channel {:?} sequences {}..={}", l.channel, l.first, l.last)
-                    }
-                })
-                .collect();
-            format!("lost messages: {}", parts.join(", "))
-        };
         crate::log::error(format_args!(
-            "Journal {} is corrupt: bytes {}..{} ({} bytes skipped, {}); {}{}",
+            "Journal {} is corrupt: {}{}",
             path.display(),
-            d.start,
-            d.end,
-            d.skipped(),
-            d.reason,
-            lost,
+            damage_text(d),
             if d.end < scan.valid_len { "; recovery resumed at the next valid frame" } else { "" }
         ));
     }
