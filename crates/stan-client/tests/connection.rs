@@ -163,5 +163,5 @@ async fn stan_restart_with_memory_store_loses_the_connection() {
     );
     assert!(matches!(within(5, events.next()).await, Some(ConnectionEvent::Closed(Ok(())))));
     assert!(within(5, sub.next()).await.is_none(), "subscriptions end");
-    assert_eq!(sc.publish("l", "x").await.unwrap_err().to_string(), "stan: Connection closed");
+    assert_eq!(within(5, sc.publish("l", "x")).await.unwrap_err().to_string(), "stan: Connection closed");
 }
