@@ -47,14 +47,27 @@ async fn publish_subscribe_and_close_through_the_shared_core() {
     let early = s.with(|c, now| c.publish(now, "shared", b"early")).unwrap();
     let sub = s.with(|c, now| c.subscribe(now, "shared", SubscriptionOptions::default().deliver_all_available()));
     let sub = sub.unwrap();
-    let evs = until(&mut rx, |e| matches!(e, SessionEvent::Core(Event::Message { .. }))).await;
+    // The PubAck and the message arrive on different NATS subscriptions, in
+    // either order: collect until both are there.
+    let early_ack = SessionEvent::Core(Event::PubAck { guid: early.clone(), result: Ok(()) });
+    let (mut got_ack, mut got_msg) = (false, false);
+    let evs = until(&mut rx, |e| {
+        got_ack |= *e == early_ack;
+        got_msg |= matches!(e, SessionEvent::Core(Event::Message { .. }));
+        got_ack && got_msg
+    })
+    .await;
     assert!(evs.contains(&SessionEvent::Core(Event::Connected)));
-    assert!(evs.contains(&SessionEvent::Core(Event::PubAck { guid: early.clone(), result: Ok(()) })));
+    assert!(evs.contains(&early_ack));
     assert!(evs.contains(&SessionEvent::Core(Event::SubReady { sub })));
-    match evs.last() {
-        Some(SessionEvent::Core(Event::Message { msg, .. })) => assert_eq!(&msg.data[..], b"early"),
-        other => panic!("{other:?}"),
-    }
+    let msgs: Vec<&[u8]> = evs
+        .iter()
+        .filter_map(|e| match e {
+            SessionEvent::Core(Event::Message { msg, .. }) => Some(&msg.data[..]),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(msgs, vec![b"early".as_ref()]);
     // Many publishes: their acks arrive in fewer batches than publishes.
     let guids: Vec<String> =
         (0..500).map(|i| s.with(|c, now| c.publish(now, "bulk", format!("{i}")).unwrap())).collect();
