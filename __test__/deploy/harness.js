@@ -54,6 +54,7 @@ class Steps {
   start (cmd, args, opts = {}) {
     const child = spawn(cmd, args, { ...opts, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
     child.out = ''
+    child.on('error', (e) => { child.out += `\ncannot run ${cmd}: ${e.message}\n` })
     child.stdout.on('data', (d) => { child.out += d })
     child.stderr.on('data', (d) => { child.out += d })
     child.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
