@@ -7,6 +7,7 @@ mod config;
 mod driver;
 mod inbound;
 mod log;
+mod migrate;
 mod monitor;
 mod nats_child;
 mod nats_conn;
@@ -23,7 +24,11 @@ use store::{file::FileJournal, Journal, NoJournal, SyncPolicy};
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn main() -> ExitCode {
-    let opts = match config::parse(std::env::args().skip(1)) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("migrate") {
+        return run_migrate(&args[1..]);
+    }
+    let opts = match config::parse(args) {
         Ok(Command::Run(o)) => *o,
         Ok(Command::Help) => {
             print!("{}", config::USAGE);
@@ -52,6 +57,30 @@ fn main() -> ExitCode {
         Err(e) => {
             log::error(format_args!("{e}"));
             ExitCode::from(1)
+        }
+    }
+}
+
+/// `stan-server migrate ...` (see [`migrate`]).
+fn run_migrate(args: &[String]) -> ExitCode {
+    match migrate::parse(args) {
+        Ok(None) => {
+            print!("{}", migrate::USAGE);
+            ExitCode::SUCCESS
+        }
+        Ok(Some(o)) => match migrate::run(&o) {
+            Ok(summary) => {
+                log::info(format_args!("{summary}"));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                log::error(format_args!("migrate: {e}"));
+                ExitCode::from(1)
+            }
+        },
+        Err(e) => {
+            eprintln!("stan-server migrate: {e}\n\n{}", migrate::USAGE);
+            ExitCode::from(2)
         }
     }
 }
@@ -129,6 +158,7 @@ async fn serve(opts: &Options, url: &str, died_rx: tokio::sync::oneshot::Receive
         StoreType::File => {
             let dir = opts.dir.as_deref().unwrap_or(".");
             let policy = if opts.file_sync { SyncPolicy::Fsync } else { SyncPolicy::OsBuffer };
+            store::orig::refuse_original_dir(std::path::Path::new(dir))?;
             let (j, recs) = FileJournal::open(std::path::Path::new(dir), policy)
                 .map_err(|e| format!("cannot open the file store in {dir}: {e}"))?;
             log::info(format_args!("File store in {dir}: {}", store::file::describe_policy(policy)));
