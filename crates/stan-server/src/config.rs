@@ -56,6 +56,8 @@ pub struct Options {
     pub client_tls: TlsClient,
     /// Embedded NATS clustering (`--cluster`, `--routes`, ...).
     pub cluster: NatsCluster,
+    /// `--ft_group`: the fault-tolerance group this server is a member of.
+    pub ft_group: Option<String>,
 }
 
 /// TLS of the embedded nats-server's client port.
@@ -139,6 +141,7 @@ impl Default for Options {
             tls: TlsServer::default(),
             client_tls: TlsClient::default(),
             cluster: NatsCluster::default(),
+            ft_group: None,
         }
     }
 }
@@ -170,6 +173,8 @@ Streaming Server Options:
     -hbt, --hb_timeout <duration>    How long server waits for a heartbeat response (default 10s)
     -hbf, --hb_fail_count <int>      Number of failed heartbeats before server closes the client connection (default 10)
           --replace_durable <bool>   Replace the existing durable subscription instead of reporting a duplicate durable error
+          --ft_group <string>        Name of the FT group: one active server, the others standby, sharing
+                                     the FILE store directory (--dir) through its exclusive lock
 
 Streaming Server TLS Options (stan-server's own NATS connection):
     -secure <bool>                   Use TLS to the NATS server without verifying its certificate
@@ -303,6 +308,7 @@ const VALUE_FLAGS: &[&str] = &[
     "routes",
     "cluster_name",
     "connect_retries",
+    "ft_group",
 ];
 
 /// Parse the arguments (without the program name).
@@ -400,11 +406,18 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
             "routes" => o.cluster.routes = Some(v),
             "cluster_name" => o.cluster.name = Some(v),
             "connect_retries" => o.cluster.connect_retries = Some(parse_num(&name, &v)?),
+            "ft_group" => o.ft_group = Some(v),
             _ => return Err(format!("flag provided but not defined: -{name}")),
         }
     }
     if o.store == StoreType::File && o.dir.is_none() {
         return Err("for FILE store type, the directory must be specified with --dir".into());
+    }
+    if o.ft_group.is_some() && o.store != StoreType::File {
+        return Err("ft: only FILE or SQL stores supported in FT mode".into());
+    }
+    if o.ft_group.as_deref() == Some("") {
+        return Err("ft: the --ft_group name must not be empty".into());
     }
     if o.hb_interval.is_zero() || o.hb_timeout.is_zero() {
         return Err("heartbeat interval and timeout must be positive".into());
@@ -567,6 +580,16 @@ mod tests {
         let e = parse(["-mi", "10m"].iter().map(|s| s.to_string())).unwrap_err();
         assert!(e.contains("-mi 10m: channel deletion after inactivity is not supported"), "{e}");
         assert!(parse(["--max_inactivity=1h"].iter().map(|s| s.to_string())).is_err());
+    }
+
+    #[test]
+    fn ft_group_needs_a_shared_store() {
+        let o = run(&["--ft_group", "g", "-st", "FILE", "--dir", "/tmp/d"]);
+        assert_eq!(o.ft_group.as_deref(), Some("g"));
+        let e = parse(["--ft_group", "g"].iter().map(|s| s.to_string())).unwrap_err();
+        assert_eq!(e, "ft: only FILE or SQL stores supported in FT mode");
+        let e = parse(["--ft_group=", "-st", "FILE", "--dir", "d"].iter().map(|s| s.to_string())).unwrap_err();
+        assert!(e.contains("must not be empty"), "{e}");
     }
 
     #[test]

@@ -73,6 +73,7 @@ impl Driver {
     /// Run until `shutdown` resolves (or NATS subscriptions end).
     pub async fn run(mut self, mut st: State, shutdown: impl std::future::Future<Output = ()>) -> Result<(), String> {
         let mut inbound = Inbound::subscribe(&self.client, &st.subjects).await?;
+        inbound.subscribe_ack_inboxes(&self.client, st.foreign_ack_inboxes()).await?;
         self.client.flush().await.map_err(|e| e.to_string())?;
         log::info(format_args!("Streaming Server is ready"));
 

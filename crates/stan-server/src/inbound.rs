@@ -91,6 +91,17 @@ impl Inbound {
         Ok(Inbound { merged, stats, gauge, reported: None })
     }
 
+    /// Also read acks on these exact inboxes: subscriptions recovered from
+    /// the original server's store keep its ack inboxes (`_INBOX.<nuid>`),
+    /// which the `<ack prefix>.>` wildcard does not cover.
+    pub async fn subscribe_ack_inboxes(&mut self, client: &Client, inboxes: Vec<String>) -> Result<(), String> {
+        for inbox in inboxes {
+            let sub: Subscriber = client.subscribe(inbox).await.map_err(|e| e.to_string())?;
+            self.merged.push(Box::pin(sub.map(|m| (Kind::Ack, m))));
+        }
+        Ok(())
+    }
+
     /// The next message; `None` once every subscription ended.
     pub async fn next(&mut self) -> Option<(Kind, Message)> {
         let m = self.merged.next().await;

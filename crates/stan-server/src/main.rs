@@ -5,8 +5,10 @@
 
 mod config;
 mod driver;
+mod ft;
 mod inbound;
 mod log;
+mod migrate;
 mod monitor;
 mod nats_child;
 mod nats_conn;
@@ -23,7 +25,11 @@ use store::{file::FileJournal, Journal, NoJournal, SyncPolicy};
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 fn main() -> ExitCode {
-    let opts = match config::parse(std::env::args().skip(1)) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("migrate") {
+        return run_migrate(&args[1..]);
+    }
+    let opts = match config::parse(args) {
         Ok(Command::Run(o)) => *o,
         Ok(Command::Help) => {
             print!("{}", config::USAGE);
@@ -52,6 +58,30 @@ fn main() -> ExitCode {
         Err(e) => {
             log::error(format_args!("{e}"));
             ExitCode::from(1)
+        }
+    }
+}
+
+/// `stan-server migrate ...` (see [`migrate`]).
+fn run_migrate(args: &[String]) -> ExitCode {
+    match migrate::parse(args) {
+        Ok(None) => {
+            print!("{}", migrate::USAGE);
+            ExitCode::SUCCESS
+        }
+        Ok(Some(o)) => match migrate::run(&o) {
+            Ok(summary) => {
+                log::info(format_args!("{summary}"));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                log::error(format_args!("migrate: {e}"));
+                ExitCode::from(1)
+            }
+        },
+        Err(e) => {
+            eprintln!("stan-server migrate: {e}\n\n{}", migrate::USAGE);
+            ExitCode::from(2)
         }
     }
 }
@@ -102,6 +132,8 @@ async fn serve(opts: &Options, url: &str, died_rx: tokio::sync::oneshot::Receive
     let signal = shutdown_signal()?;
     let child_died = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
     let died = child_died.clone();
+    // An FT member that finds another active one aborts through this.
+    let (ft_abort_tx, mut ft_abort_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let shutdown = async move {
         tokio::select! {
             _ = signal => {}
@@ -109,8 +141,13 @@ async fn serve(opts: &Options, url: &str, died_rx: tokio::sync::oneshot::Receive
                 log::error(format_args!("{why}"));
                 *died.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
             }
+            Some(why) = ft_abort_rx.recv() => {
+                log::error(format_args!("{why}"));
+                *died.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+            }
         }
     };
+    let mut shutdown = Box::pin(shutdown);
     let mut cfg = state::Config::new(&opts.cluster_id);
     cfg.hb_interval_ms = opts.hb_interval.as_millis() as u64;
     cfg.hb_timeout_ms = opts.hb_timeout.as_millis() as u64;
@@ -123,12 +160,30 @@ async fn serve(opts: &Options, url: &str, died_rx: tokio::sync::oneshot::Receive
         max_bytes: opts.max_bytes,
         max_age_ns: opts.max_age.as_nanos() as i64,
     };
+    let server_id = stan_proto::nuid::next();
+    let started = SystemTime::now();
+    let security = nats_conn::Security::from_options(opts);
+    // An FT member waits in standby (monitoring up, no STAN service) until
+    // it holds the store lock; only then does it open the store.
+    let (mut monitor_rx, mut _ft_lock) = (None, None);
+    if opts.ft_group.is_some() {
+        monitor_rx = bind_monitor(opts).await?;
+        let standby = state::State::new(cfg.clone());
+        let facts = facts(opts, &server_id, started, "FILE", Vec::new(), "FT_STANDBY");
+        let active = ft::standby(opts, url, &security, &standby, &facts, monitor_rx.as_mut(), &mut shutdown).await?;
+        let Some(active) = active else {
+            log::info(format_args!("Streaming Server is shutting down (was in standby)"));
+            return Ok(());
+        };
+        _ft_lock = Some(active.start(&server_id, ft_abort_tx));
+    }
     let mut store_recovery = Vec::new();
     let (journal, records, store_type): (Box<dyn Journal>, _, _) = match opts.store {
         StoreType::Memory => (Box::new(NoJournal), Vec::new(), "MEMORY"),
         StoreType::File => {
             let dir = opts.dir.as_deref().unwrap_or(".");
             let policy = if opts.file_sync { SyncPolicy::Fsync } else { SyncPolicy::OsBuffer };
+            store::orig::refuse_original_dir(std::path::Path::new(dir))?;
             let (j, recs) = FileJournal::open(std::path::Path::new(dir), policy)
                 .map_err(|e| format!("cannot open the file store in {dir}: {e}"))?;
             log::info(format_args!("File store in {dir}: {}", store::file::describe_policy(policy)));
@@ -150,38 +205,52 @@ async fn serve(opts: &Options, url: &str, died_rx: tokio::sync::oneshot::Receive
         }
         journal.rewrite(&st.snapshot()).map_err(|e| format!("cannot compact the file store: {e}"))?;
     }
-    let server_id = stan_proto::nuid::next();
     log::info(format_args!("ServerID: {server_id}"));
     log::info(format_args!("Store type: {store_type}"));
     log_limits(opts);
-    let monitor_rx = match opts.http_port {
-        Some(p) => {
-            let addr = format!("{}:{p}", opts.addr);
-            let l = tokio::net::TcpListener::bind(&addr)
-                .await
-                .map_err(|e| format!("cannot listen for monitoring on {addr}: {e}"))?;
-            log::info(format_args!("Starting http monitor on http://{addr}/streaming"));
-            let (tx, rx) = tokio::sync::mpsc::channel(64);
-            tokio::spawn(monitor::http::serve(l, tx));
-            Some(rx)
-        }
-        None => None,
-    };
-    let security = nats_conn::Security::from_options(opts);
+    if opts.ft_group.is_none() {
+        monitor_rx = bind_monitor(opts).await?;
+    }
     let client = driver::connect_nats(url, &format!("_NSS-{}-general", opts.cluster_id), &security).await?;
     log::info(format_args!("Connected to NATS Server at {url}"));
-    let facts = monitor::json::ServerFacts {
-        server_id,
-        version: VERSION.to_string(),
-        start: SystemTime::now(),
-        store_type,
-        max_inactivity_ns: opts.max_inactivity.as_nanos() as i64,
-        store_recovery,
-    };
+    let state = if opts.ft_group.is_some() { "FT_ACTIVE" } else { "STANDALONE" };
+    let facts = facts(opts, &server_id, started, store_type, store_recovery, state);
     let d = driver::Driver { client, journal, facts, monitor_rx };
     d.run(st, shutdown).await?;
     let why = child_died.lock().unwrap_or_else(|e| e.into_inner()).take();
     why.map_or(Ok(()), Err)
+}
+
+/// Starts the monitoring listener (`-m`), if asked.
+async fn bind_monitor(opts: &Options) -> Result<Option<tokio::sync::mpsc::Receiver<monitor::http::Request>>, String> {
+    let Some(p) = opts.http_port else { return Ok(None) };
+    let addr = format!("{}:{p}", opts.addr);
+    let l = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|e| format!("cannot listen for monitoring on {addr}: {e}"))?;
+    log::info(format_args!("Starting http monitor on http://{addr}/streaming"));
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(monitor::http::serve(l, tx));
+    Ok(Some(rx))
+}
+
+fn facts(
+    opts: &Options,
+    server_id: &str,
+    start: SystemTime,
+    store_type: &'static str,
+    store_recovery: Vec<String>,
+    state: &'static str,
+) -> monitor::json::ServerFacts {
+    monitor::json::ServerFacts {
+        server_id: server_id.to_string(),
+        version: VERSION.to_string(),
+        start,
+        store_type,
+        max_inactivity_ns: opts.max_inactivity.as_nanos() as i64,
+        store_recovery,
+        state,
+    }
 }
 
 fn log_limits(o: &Options) {

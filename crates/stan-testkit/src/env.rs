@@ -166,6 +166,19 @@ impl StanEnv {
         self.wait_stan_gone();
     }
 
+    /// Replace the STAN server by `stan_impl` started with `stan_args` (plus
+    /// the same `-cid` and `-ns`) and wait until it is ready; the old one is
+    /// killed first if it still runs (e.g. to read one server's store with
+    /// the other).
+    pub fn replace_stan(&mut self, stan_impl: StanImpl, stan_args: &[&str]) {
+        self.stan.stop();
+        let mut cmd = vec!["-cid".to_string(), self.cluster_id.clone(), "-ns".to_string(), self.nats_url()];
+        cmd.extend(to_strings(stan_args));
+        self.stan = ServerProcess::start_later("stan-server", &binaries::stan_server(stan_impl), cmd);
+        self.stan_impl = stan_impl;
+        self.start_stan();
+    }
+
     /// Start the STAN server after [`StanEnv::stop_stan`] and wait until ready.
     pub fn start_stan(&mut self) {
         self.stan.restart();

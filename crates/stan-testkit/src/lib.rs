@@ -16,7 +16,7 @@
 
 pub mod binaries;
 mod env;
-mod monitor;
+pub mod monitor;
 pub mod ports;
 mod process;
 

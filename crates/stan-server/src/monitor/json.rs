@@ -18,6 +18,8 @@ pub struct ServerFacts {
     /// What the file store skipped when it recovered a damaged journal
     /// (one line per damaged range; empty normally).
     pub store_recovery: Vec<String>,
+    /// `serverz` state: `STANDALONE`, or `FT_ACTIVE` / `FT_STANDBY` in an FT group.
+    pub state: &'static str,
 }
 
 #[derive(Serialize)]
@@ -146,7 +148,8 @@ pub fn respond(st: &State, f: &ServerFacts, q: &Query) -> Reply {
         "/streaming/channelsz" => channelsz(st, f, q),
         // Like the reference: 204 unless this server is the active member of an FT group.
         "/streaming/isFTActive" => {
-            Reply { status: 204, content_type: "text/plain; charset=utf-8", body: String::new() }
+            let status = if f.state == "FT_ACTIVE" { 200 } else { 204 };
+            Reply { status, content_type: "text/plain; charset=utf-8", body: String::new() }
         }
         _ => not_found("404 page not found"),
     }
@@ -176,7 +179,7 @@ fn serverz<'a>(st: &'a State, f: &'a ServerFacts) -> Serverz<'a> {
         server_id: &f.server_id,
         version: &f.version,
         go: concat!("rust (stan-server ", env!("CARGO_PKG_VERSION"), ")"),
-        state: "STANDALONE",
+        state: f.state,
         now: rfc3339(now),
         start_time: rfc3339(f.start),
         uptime: uptime(now.duration_since(f.start).unwrap_or_default()),
@@ -395,6 +398,7 @@ mod shape_tests {
             store_type: "MEMORY",
             max_inactivity_ns: 0,
             store_recovery: Vec::new(),
+            state: "STANDALONE",
         }
     }
 
@@ -426,5 +430,20 @@ mod shape_tests {
         assert_eq!(sub["is_durable"], true);
         let r = respond(&st, &facts(), &query("/streaming/channelsz", &[("channel", "nope")]));
         assert_eq!((r.status, r.body.as_str()), (404, "Channel nope not found\n"));
+    }
+
+    #[test]
+    fn ft_state_shows_in_serverz_and_is_ft_active() {
+        let st = State::new(Config::new("c"));
+        let mut f = facts();
+        let r = respond(&st, &f, &query("/streaming/isFTActive", &[]));
+        assert_eq!((r.status, r.body.as_str()), (204, ""));
+        for (state, status) in [("FT_STANDBY", 204), ("FT_ACTIVE", 200)] {
+            f.state = state;
+            assert_eq!(respond(&st, &f, &query("/streaming/isFTActive", &[])).status, status);
+            let r = respond(&st, &f, &query("/streaming/serverz", &[]));
+            let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+            assert_eq!(v["state"], state);
+        }
     }
 }

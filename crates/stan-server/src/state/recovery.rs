@@ -131,6 +131,15 @@ impl State {
         Ok(rec)
     }
 
+    /// Ack inboxes outside this server's `<ack prefix>.>` wildcard (those of
+    /// subscriptions migrated from the original server), sorted.
+    pub fn foreign_ack_inboxes(&self) -> Vec<String> {
+        let prefix = format!("{}.", self.subjects.ack_prefix);
+        let mut v: Vec<String> = self.ack_inboxes.keys().filter(|k| !k.starts_with(&prefix)).cloned().collect();
+        v.sort();
+        v
+    }
+
     /// Records that rebuild the current state (used to compact the journal).
     pub fn snapshot(&self) -> Vec<Record> {
         let mut out = vec![Record::ServerInfo { cluster_id: self.cfg.cluster_id.clone() }];
