@@ -58,7 +58,7 @@ fn op_text() -> impl Strategy<Value = Vec<u8>> {
         Just(b"PONG\r\n".to_vec()),
         Just(b"+OK\r\n".to_vec()),
         "[ -~]{0,40}".prop_map(|t| format!("-ERR '{t}'\r\n").into_bytes()),
-        (any::<u64>(), any::<bool>())
+        (prop_oneof![any::<u64>(), Just(u64::MAX)], any::<bool>())
             .prop_map(
                 |(m, h)| format!("INFO {{\"server_id\":\"x\",\"max_payload\":{m},\"headers\":{h}}}\r\n").into_bytes()
             ),
