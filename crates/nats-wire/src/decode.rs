@@ -123,7 +123,10 @@ impl Decoder {
         if size > self.max_payload {
             return Err(DecodeError::PayloadTooLarge { size, max: self.max_payload });
         }
-        let total = line_end + size + 2;
+        // A server may announce any `max_payload`: never let the sum wrap.
+        let Some(total) = line_end.checked_add(size).and_then(|t| t.checked_add(2)) else {
+            return Err(DecodeError::PayloadTooLarge { size, max: self.max_payload });
+        };
         if self.buf.len() < total {
             return Ok(None);
         }

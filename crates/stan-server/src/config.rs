@@ -545,7 +545,10 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         rest = &rest[unit_len..];
         total += n * mult;
     }
-    Some(Duration::from_secs_f64(total))
+    // Like Go's time.ParseDuration: a duration beyond i64 nanoseconds (about
+    // 292 years) is invalid, never a panic or a wrapped value.
+    let d = Duration::try_from_secs_f64(total).ok()?;
+    (d.as_nanos() <= i64::MAX as u128).then_some(d)
 }
 
 /// A byte size: plain number or with a KB/MB/GB (powers of 1024) suffix.
@@ -562,6 +565,9 @@ pub fn parse_size(s: &str) -> Option<u64> {
     };
     num.trim().parse::<u64>().ok()?.checked_mul(mult)
 }
+
+#[cfg(test)]
+mod fuzz_tests;
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,8 @@
 pub mod channel;
 mod clients;
 mod delivery;
+#[cfg(test)]
+mod fuzz_tests;
 mod publish;
 pub mod recovery;
 mod subscribe;

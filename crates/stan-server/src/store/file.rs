@@ -53,6 +53,8 @@
 
 mod codec;
 mod frame;
+#[cfg(test)]
+mod fuzz_tests;
 mod lock;
 #[cfg(test)]
 mod tests;
