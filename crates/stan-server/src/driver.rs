@@ -73,6 +73,11 @@ impl Driver {
     /// Run until `shutdown` resolves (or NATS subscriptions end).
     pub async fn run(mut self, mut st: State, shutdown: impl std::future::Future<Output = ()>) -> Result<(), String> {
         let mut inbound = Inbound::subscribe(&self.client, &st.subjects).await?;
+        let foreign = st.foreign_ack_inboxes();
+        if !foreign.is_empty() {
+            log::info(format_args!("Listening on {} recovered ack inbox(es) of the original server", foreign.len()));
+            inbound.subscribe_acks(&self.client, foreign).await?;
+        }
         self.client.flush().await.map_err(|e| e.to_string())?;
         log::info(format_args!("Streaming Server is ready"));
 

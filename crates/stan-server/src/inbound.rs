@@ -91,6 +91,16 @@ impl Inbound {
         Ok(Inbound { merged, stats, gauge, reported: None })
     }
 
+    /// Also read acks sent to each of `inboxes` (ack inboxes that are not
+    /// under our ack prefix, see `State::foreign_ack_inboxes`).
+    pub async fn subscribe_acks(&mut self, client: &Client, inboxes: Vec<String>) -> Result<(), String> {
+        for inbox in inboxes {
+            let sub: Subscriber = client.subscribe(inbox).await.map_err(|e| e.to_string())?;
+            self.merged.push(Box::pin(sub.map(|m| (Kind::Ack, m))));
+        }
+        Ok(())
+    }
+
     /// The next message; `None` once every subscription ended.
     pub async fn next(&mut self) -> Option<(Kind, Message)> {
         let m = self.merged.next().await;

@@ -131,6 +131,23 @@ impl State {
         Ok(rec)
     }
 
+    /// Never hand out a subscription ID at or below `max` (a store may
+    /// still hold rows keyed by it).
+    pub fn reserve_sub_ids(&mut self, max: u64) {
+        self.next_sub_id = self.next_sub_id.max(max + 1);
+    }
+
+    /// Ack inboxes outside our ack prefix, sorted: subscriptions recovered
+    /// from a store written by nats-streaming-server (which gives each one
+    /// `_INBOX.<nuid>`). Each needs its own NATS subscription so that
+    /// clients still connected across the swap can keep acking.
+    pub fn foreign_ack_inboxes(&self) -> Vec<String> {
+        let ours = format!("{}.", self.subjects.ack_prefix);
+        let mut v: Vec<String> = self.ack_inboxes.keys().filter(|i| !i.starts_with(&ours)).cloned().collect();
+        v.sort();
+        v
+    }
+
     /// Records that rebuild the current state (used to compact the journal).
     pub fn snapshot(&self) -> Vec<Record> {
         let mut out = vec![Record::ServerInfo { cluster_id: self.cfg.cluster_id.clone() }];
