@@ -210,3 +210,67 @@ async fn postgres_session_survives_a_swap_from_the_original() {
         drop(env);
     });
 }
+
+/// stan-server is killed with SIGKILL in the middle of a publish burst and
+/// restarted on the same database: every acknowledged message is stored,
+/// in order, without gaps.
+async fn sigkill_mid_burst(kind: SqlKind) {
+    let db = db(kind);
+    let mut env = env(StanImpl::Ours, &db);
+    let sc = within(15, stan_client::connect(CLUSTER, "burst-pub", opts(&env))).await.unwrap();
+    let publisher = sc.clone();
+    let burst = tokio::spawn(async move {
+        let mut acks = Vec::new();
+        for i in 0..40_000u32 {
+            match publisher.publish_async("burst", format!("m{i}")).await {
+                Ok(f) => acks.push((i, f)),
+                Err(_) => break,
+            }
+            if i % 256 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        let (mut acked, mut failed) = (BTreeSet::new(), 0);
+        for (i, f) in acks {
+            match f.await {
+                Ok(_) => {
+                    acked.insert(i);
+                }
+                Err(_) => failed += 1,
+            }
+        }
+        (acked, failed)
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::task::block_in_place(|| env.stop_stan());
+    let (acked, failed) = within(90, burst).await.unwrap();
+    assert!(!acked.is_empty(), "no publish was acknowledged before the kill");
+    assert!(failed > 0, "the kill did not interrupt the burst");
+    drop(sc);
+    tokio::task::block_in_place(|| env.start_stan());
+    let reader = within(15, stan_client::connect(CLUSTER, "burst-reader", opts(&env))).await.unwrap();
+    let mut sub =
+        within(10, reader.subscribe("burst", SubscriptionOptions::default().deliver_all_available())).await.unwrap();
+    let mut stored = BTreeSet::new();
+    let mut last_seq = 0;
+    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_secs(3), sub.next()).await {
+        assert_eq!(m.sequence(), last_seq + 1, "gap or reordering in the stored messages");
+        last_seq = m.sequence();
+        stored.insert(m.data_str().trim_start_matches('m').parse::<u32>().unwrap());
+    }
+    eprintln!("{kind:?}: acked {} / failed {failed} / stored {}", acked.len(), stored.len());
+    let lost: Vec<&u32> = acked.difference(&stored).collect();
+    assert!(lost.is_empty(), "{} acknowledged messages lost, e.g. {:?}", lost.len(), &lost[..lost.len().min(5)]);
+    within(10, reader.close()).await.unwrap();
+    tokio::task::block_in_place(move || drop(env));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sigkill_mid_burst_loses_no_acknowledged_message() {
+    sigkill_mid_burst(SqlKind::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_sigkill_mid_burst_loses_no_acknowledged_message() {
+    sigkill_mid_burst(SqlKind::MariaDb).await;
+}
