@@ -8,6 +8,21 @@ use std::time::Duration;
 pub enum StoreType {
     Memory,
     File,
+    Sql,
+}
+
+/// The SQL store's flags (`--sql_*`), as in nats-streaming-server.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SqlFlags {
+    /// `--sql_driver`: `postgres` or `mysql`.
+    pub driver: Option<String>,
+    /// `--sql_source`: the driver's data source (DSN).
+    pub source: Option<String>,
+    /// `--sql_no_caching`: stan-server always writes every change before
+    /// replying, so both values give the no-caching guarantee.
+    pub no_caching: bool,
+    /// `--sql_max_open_conns`: at most this many connections (0: no limit).
+    pub max_open_conns: i64,
 }
 
 /// Everything the command line configures.
@@ -23,6 +38,7 @@ pub struct Options {
     pub store: StoreType,
     pub dir: Option<String>,
     pub file_sync: bool,
+    pub sql: SqlFlags,
     pub nats_server: Option<String>,
     /// 0 errors, 1 info, 2 debug, 3 trace.
     pub stan_log_level: u8,
@@ -116,6 +132,7 @@ impl Default for Options {
             store: StoreType::Memory,
             dir: None,
             file_sync: true,
+            sql: SqlFlags::default(),
             nats_server: None,
             stan_log_level: 1,
             nats_debug: false,
@@ -159,9 +176,14 @@ Usage: stan-server [options]
 
 Streaming Server Options:
     -cid, --cluster_id  <string>     Cluster ID (default: test-cluster)
-    -st,  --store <string>           Store type: MEMORY|FILE (default: MEMORY)
+    -st,  --store <string>           Store type: MEMORY|FILE|SQL (default: MEMORY)
           --dir <string>             For FILE store type, this is the root directory
           --file_sync <bool>         FILE store: fsync each batch before PubAcks (default: true)
+          --sql_driver <string>      SQL store: postgres or mysql
+          --sql_source <string>      SQL store: data source, e.g. \"host=127.0.0.1 user=nss dbname=nss_db sslmode=disable\"
+                                     or \"nss:pwd@tcp(127.0.0.1:3306)/nss_db\" (the original's schema must exist)
+          --sql_no_caching <bool>    SQL store: accepted; every change is always written before the reply
+          --sql_max_open_conns <int> SQL store: max connections to the database (stan-server uses 1)
     -mc,  --max_channels <int>       Max number of channels (0 for unlimited, default 100)
     -msu, --max_subs <int>           Max number of subscriptions per channel (0 for unlimited, default 1000)
     -mm,  --max_msgs <int>           Max number of messages per channel (0 for unlimited, default 1000000)
@@ -242,6 +264,7 @@ const BOOL_FLAGS: &[&str] = &[
     "DV",
     "replace_durable",
     "file_sync",
+    "sql_no_caching",
     "tls",
     "tlsverify",
     "secure",
@@ -271,6 +294,10 @@ const VALUE_FLAGS: &[&str] = &[
     "st",
     "store",
     "dir",
+    "sql_driver",
+    "sql_source",
+    "sql_max_open_conns",
+    "sql_bulk_insert_limit",
     "ns",
     "nats_server",
     "l",
@@ -338,6 +365,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
                 "DV" => (o.nats_debug, o.nats_trace) = (on, on),
                 "replace_durable" => o.replace_durable = on,
                 "file_sync" => o.file_sync = on,
+                "sql_no_caching" => o.sql.no_caching = on,
                 "tls" => o.tls.enabled = on,
                 "tlsverify" => o.tls.verify = on,
                 "secure" => o.client_tls.secure = on,
@@ -365,11 +393,22 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
                 o.store = match v.to_ascii_uppercase().as_str() {
                     "MEMORY" => StoreType::Memory,
                     "FILE" => StoreType::File,
-                    "SQL" => return Err("the SQL store is not supported by stan-server (use MEMORY or FILE)".into()),
+                    "SQL" => StoreType::Sql,
                     _ => return Err(format!("unknown store type: {v}")),
                 }
             }
             "dir" => o.dir = Some(v),
+            "sql_driver" => o.sql.driver = Some(v),
+            "sql_source" => o.sql.source = Some(v),
+            "sql_max_open_conns" => o.sql.max_open_conns = parse_num(&name, &v)?,
+            "sql_bulk_insert_limit" => {
+                let n: i64 = parse_num(&name, &v)?;
+                if n != 0 {
+                    return Err(format!(
+                        "-{name} {v}: not supported by stan-server (each commit is one transaction of single-row inserts); remove the flag or pass 0"
+                    ));
+                }
+            }
             "ns" | "nats_server" => o.nats_server = Some(v),
             "l" | "log" => o.log_file = Some(v),
             "c" | "config" => o.nats_config = Some(v),
@@ -418,6 +457,16 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
     }
     if o.ft_group.as_deref() == Some("") {
         return Err("ft: the --ft_group name must not be empty".into());
+    }
+    if o.store == StoreType::Sql {
+        match o.sql.driver.as_deref() {
+            None | Some("") => return Err("for SQL store type, the driver must be specified with --sql_driver".into()),
+            Some("postgres" | "mysql") => {}
+            Some(d) => return Err(format!("unsupported SQL driver {d:?} (use postgres or mysql)")),
+        }
+        if o.sql.source.as_deref().unwrap_or("").is_empty() {
+            return Err("for SQL store type, the data source must be specified with --sql_source".into());
+        }
     }
     if o.hb_interval.is_zero() || o.hb_timeout.is_zero() {
         return Err("heartbeat interval and timeout must be positive".into());
@@ -705,6 +754,30 @@ mod tests {
         // With -ns, --tls and --tlscacert configure stan-server's own connection.
         let o = run(&["-ns", "tls://h:1", "--tls", "--tlscacert", "ca", "--auth", "t"]);
         assert!(o.tls.enabled);
+    }
+
+    #[test]
+    fn sql_flags() {
+        let o = run(&[
+            "-st",
+            "SQL",
+            "--sql_driver",
+            "postgres",
+            "--sql_source",
+            "dbname=x",
+            "--sql_no_caching",
+            "--sql_max_open_conns=3",
+        ]);
+        assert_eq!(o.store, StoreType::Sql);
+        assert_eq!(o.sql.driver.as_deref(), Some("postgres"));
+        assert_eq!(o.sql.source.as_deref(), Some("dbname=x"));
+        assert!(o.sql.no_caching);
+        assert_eq!(o.sql.max_open_conns, 3);
+        let err = |a: &[&str]| parse(a.iter().map(|s| s.to_string())).unwrap_err();
+        assert!(err(&["-st", "sql"]).contains("--sql_driver"));
+        assert!(err(&["-st", "sql", "--sql_driver", "sqlite", "--sql_source", "x"]).contains("unsupported SQL driver"));
+        assert!(err(&["-st", "sql", "--sql_driver", "mysql"]).contains("--sql_source"));
+        assert!(err(&["--sql_bulk_insert_limit", "10"]).contains("not supported"));
     }
 
     #[test]

@@ -20,6 +20,7 @@ use config::{Command, Options, StoreType};
 use state::channel::ChannelLimits;
 use std::process::ExitCode;
 use std::time::SystemTime;
+use store::sql::{self, SqlJournal};
 use store::{file::FileJournal, Journal, NoJournal, SyncPolicy};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -178,6 +179,7 @@ async fn serve(opts: &Options, url: &str, died_rx: tokio::sync::oneshot::Receive
         _ft_lock = Some(active.start(&server_id, ft_abort_tx));
     }
     let mut store_recovery = Vec::new();
+    let mut sql_max_sub_id = 0;
     let (journal, records, store_type): (Box<dyn Journal>, _, _) = match opts.store {
         StoreType::Memory => (Box::new(NoJournal), Vec::new(), "MEMORY"),
         StoreType::File => {
@@ -191,12 +193,19 @@ async fn serve(opts: &Options, url: &str, died_rx: tokio::sync::oneshot::Receive
             store_recovery = j.recovery_report();
             (Box::new(j) as Box<dyn Journal>, recs, "FILE")
         }
+        StoreType::Sql => {
+            let (j, recs) = open_sql(opts, &cfg)?;
+            cfg.persist = true;
+            sql_max_sub_id = j.max_sub_id();
+            (Box::new(j) as Box<dyn Journal>, recs, "SQL")
+        }
     };
     let mut st = state::State::new(cfg);
     let mut journal = journal;
-    if opts.store == StoreType::File {
-        let fresh = records.is_empty();
+    if opts.store != StoreType::Memory {
+        let fresh = records.len() <= 1;
         let rec = st.replay(records, 0)?;
+        st.reserve_sub_ids(sql_max_sub_id);
         if !fresh {
             log::info(format_args!(
                 "Recovered {} client(s), {} channel(s), {} message(s), {} subscription(s)",
@@ -251,6 +260,37 @@ fn facts(
         store_recovery,
         state,
     }
+}
+
+/// Connects to the SQL store and reads it.
+fn open_sql(opts: &Options, cfg: &state::Config) -> Result<(SqlJournal, Vec<store::Record>), String> {
+    let driver = sql::Driver::parse(opts.sql.driver.as_deref().unwrap_or(""))?;
+    let subjects = state::Subjects::new(cfg);
+    let info = sql::proto::ServerInfo {
+        cluster_id: opts.cluster_id.clone(),
+        discovery: subjects.discover.clone(),
+        publish: subjects.pub_prefix.clone(),
+        subscribe: subjects.sub.clone(),
+        unsubscribe: subjects.unsub.clone(),
+        close: subjects.close.clone(),
+        sub_close: subjects.sub_close.clone(),
+        acks_subs: subjects.ack_prefix.clone(),
+        node_id: String::new(),
+    };
+    let o = sql::SqlOptions {
+        driver,
+        source: opts.sql.source.clone().unwrap_or_default(),
+        max_msgs: opts.max_msgs as i64,
+        max_bytes: opts.max_bytes as i64,
+        max_age_ns: opts.max_age.as_nanos() as i64,
+        info,
+    };
+    let (j, recs) = SqlJournal::open(&o).map_err(|e| format!("cannot open the SQL store: {e}"))?;
+    log::info(format_args!(
+        "SQL store ({}): every change is committed in one transaction per batch before the replies",
+        opts.sql.driver.as_deref().unwrap_or("")
+    ));
+    Ok((j, recs))
 }
 
 fn log_limits(o: &Options) {

@@ -19,7 +19,9 @@ mod env;
 pub mod monitor;
 pub mod ports;
 mod process;
+pub mod sqldb;
 
 pub use binaries::StanImpl;
 pub use env::StanEnv;
 pub use process::ServerProcess;
+pub use sqldb::{SqlDb, SqlKind};

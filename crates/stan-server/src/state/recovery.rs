@@ -131,6 +131,12 @@ impl State {
         Ok(rec)
     }
 
+    /// Never hand out a subscription ID at or below `max` (a store may
+    /// still hold rows keyed by it).
+    pub fn reserve_sub_ids(&mut self, max: u64) {
+        self.next_sub_id = self.next_sub_id.max(max + 1);
+    }
+
     /// Ack inboxes outside this server's `<ack prefix>.>` wildcard (those of
     /// subscriptions migrated from the original server), sorted.
     pub fn foreign_ack_inboxes(&self) -> Vec<String> {

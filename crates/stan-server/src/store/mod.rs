@@ -3,11 +3,13 @@
 //! The server keeps its whole working state (clients, channels, messages,
 //! subscriptions) in memory; a [`Journal`] only makes that state durable.
 //! The memory store uses [`NoJournal`]; the file store uses
-//! [`file::FileJournal`]. On start the server replays [`Journal::recover`]'s
-//! records in order to rebuild its state.
+//! [`file::FileJournal`]; the SQL store uses [`sql::SqlJournal`]. On start
+//! the server replays the records the journal recovered, in order, to
+//! rebuild its state.
 
 pub mod file;
 pub mod orig;
+pub mod sql;
 
 use bytes::Bytes;
 use std::io;
