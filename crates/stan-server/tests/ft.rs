@@ -61,13 +61,13 @@ fn ft_active(port: u16) -> Option<u16> {
 async fn standby_takes_over_after_sigkill_without_losing_acked_messages() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let nats_port = free_port();
+    let (nats_port, nats_mon) = (free_port(), free_port());
     let _nats = ServerProcess::start(
         "nats-server",
         &binaries::nats_server(),
-        vec!["-a".into(), "127.0.0.1".into(), "-p".into(), nats_port.to_string()],
+        ["-a", "127.0.0.1", "-p", &nats_port.to_string(), "-m", &nats_mon.to_string()].map(String::from).to_vec(),
     );
-    assert!(eventually(20, || accepts(nats_port)).await, "nats-server did not start");
+    assert!(eventually(20, || accepts(nats_port) && accepts(nats_mon)).await, "nats-server did not start");
     let (ma, mb) = (free_port(), free_port());
     let mut a = member(nats_port, d, ma);
     assert!(eventually(20, || ft_active(ma) == Some(200)).await, "first member not active:\n{}", a.log());
@@ -76,6 +76,9 @@ async fn standby_takes_over_after_sigkill_without_losing_acked_messages() {
     let serverz = http_get(mb, "/streaming/serverz").unwrap();
     assert!(serverz.contains("\"state\": \"FT_STANDBY\""), "{serverz}");
     assert!(http_get(ma, "/streaming/serverz").unwrap().contains("\"state\": \"FT_ACTIVE\""));
+    // Only the active member serves STAN requests.
+    let connz = http_get(nats_mon, "/connz?subs=1&limit=1024").unwrap();
+    assert_eq!(connz.matches(&format!("\"_STAN.discover.{CLUSTER}\"")).count(), 1, "{connz}");
 
     let opts = || {
         Options::new()
