@@ -60,7 +60,9 @@ async fn store_written_by_the_original_is_served_after_migrate() {
     let orig = tempfile::tempdir().unwrap();
     let ours = tempfile::tempdir().unwrap();
     let od = orig.path().to_str().unwrap();
-    let mut env = StanEnv::start_with(StanImpl::Reference, CLUSTER, &["-st", "FILE", "--dir", od]);
+    // Small slices: alpha spans three message files.
+    let mut env =
+        StanEnv::start_with(StanImpl::Reference, CLUSTER, &["-st", "FILE", "--dir", od, "--file_slice_max_msgs", "4"]);
 
     // --- The original writes.
     let writer = within(10, stan_client::connect(CLUSTER, "writer", opts(&env))).await.unwrap();
@@ -92,6 +94,7 @@ async fn store_written_by_the_original_is_served_after_migrate() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     // kill -9 (the test kit kills by PID with SIGKILL).
     tokio::task::block_in_place(|| env.stop_stan());
+    assert!(orig.path().join("alpha/msgs.3.dat").is_file(), "expected several slices");
 
     // --- Serving the original's directory as is is refused clearly.
     let direct = Command::new(binaries::stan_server(StanImpl::Ours))
