@@ -173,6 +173,7 @@ pub enum Command {
 
 pub const USAGE: &str = "\
 Usage: stan-server [options]
+       stan-server migrate --from <dir> --to <dir>   (convert nats-streaming-server's file store; see migrate --help)
 
 Streaming Server Options:
     -cid, --cluster_id  <string>     Cluster ID (default: test-cluster)

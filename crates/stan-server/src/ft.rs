@@ -98,12 +98,15 @@ pub async fn wait_until_active(
     }
 }
 
-/// Active: publishes heartbeats until the process ends, and reports on
-/// `abort` a peer that claims to have been active since before us.
-pub fn spawn_heartbeats(
+/// Active: publishes heartbeats (refreshing `lock` at each) until the
+/// process ends, and reports on `abort` a lost lock or a peer that claims
+/// to have been active since before us. The task owns the lock, so it is
+/// held as long as the runtime runs.
+fn spawn_heartbeats(
     client: Client,
     subject: String,
-    mut hbs: Subscriber,
+    hbs: Subscriber,
+    mut lock: FtLock,
     server_id: String,
     abort: mpsc::UnboundedSender<String>,
 ) {
@@ -113,25 +116,40 @@ pub fn spawn_heartbeats(
     let every = jitter(HB_INTERVAL);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
+        let mut hbs = Some(hbs);
         loop {
             tokio::select! {
                 _ = tick.tick() => {
+                    match lock.refresh().await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            let _ = abort.send(format!("ft: lost the store lock ({}), aborting", lock.describe()));
+                            break;
+                        }
+                        Err(e) => log::error(format_args!("ft: cannot refresh the store lock: {e}")),
+                    }
                     if let Err(e) = client.publish(subject.clone(), payload.clone()).await {
                         log::debug(format_args!("Unable to send FT heartbeat: {e}"));
                     }
                 }
-                m = hbs.next() => {
-                    let Some(m) = m else { return };
+                m = async { match hbs.as_mut() { Some(h) => h.next().await, None => std::future::pending().await } } => {
+                    let Some(m) = m else {
+                        hbs = None;
+                        continue;
+                    };
                     let Some((peer, since)) = heartbeat::decode_peer(&m.payload, &server_id) else { continue };
                     let msg = format!("ft: serverID {peer:?} claims to be active");
                     if since.is_some_and(|s| Some(s) < ours) {
                         let _ = abort.send(format!("{msg}, aborting"));
-                        return;
+                        break;
                     }
                     log::error(format_args!("{msg}"));
                 }
             }
         }
+        // Keep the lock until the process exits (the shutdown is under way).
+        std::future::pending::<()>().await;
+        drop(lock);
     });
 }
 
@@ -144,10 +162,9 @@ pub struct Active {
 }
 
 impl Active {
-    /// Starts the heartbeats; the returned lock must be kept (dropped at exit).
-    pub fn start(self, server_id: &str, abort: mpsc::UnboundedSender<String>) -> FtLock {
-        spawn_heartbeats(self.client, self.subject, self.hbs, server_id.to_string(), abort);
-        self.lock
+    /// Starts the heartbeats, which hold the lock from now on.
+    pub fn start(self, server_id: &str, abort: mpsc::UnboundedSender<String>) {
+        spawn_heartbeats(self.client, self.subject, self.hbs, self.lock, server_id.to_string(), abort);
     }
 }
 

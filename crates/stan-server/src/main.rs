@@ -166,7 +166,7 @@ async fn serve(opts: &Options, url: &str, died_rx: tokio::sync::oneshot::Receive
     let security = nats_conn::Security::from_options(opts);
     // An FT member waits in standby (monitoring up, no STAN service) until
     // it holds the store lock; only then does it open the store.
-    let (mut monitor_rx, mut _ft_lock) = (None, None);
+    let mut monitor_rx = None;
     if opts.ft_group.is_some() {
         monitor_rx = bind_monitor(opts).await?;
         let standby = state::State::new(cfg.clone());
@@ -176,7 +176,7 @@ async fn serve(opts: &Options, url: &str, died_rx: tokio::sync::oneshot::Receive
             log::info(format_args!("Streaming Server is shutting down (was in standby)"));
             return Ok(());
         };
-        _ft_lock = Some(active.start(&server_id, ft_abort_tx));
+        active.start(&server_id, ft_abort_tx);
     }
     let mut store_recovery = Vec::new();
     let mut sql_max_sub_id = 0;

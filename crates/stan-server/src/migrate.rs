@@ -113,3 +113,36 @@ pub fn run(o: &MigrateOptions) -> Result<String, String> {
         rec.subs
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_flags_and_refuses_bad_ones() {
+        let o = parse(&args(&["--from", "a", "--to=b", "--file_truncate_bad_eof"])).unwrap().unwrap();
+        assert_eq!((o.from, o.to, o.read.truncate_bad_eof), (PathBuf::from("a"), PathBuf::from("b"), true));
+        assert_eq!(parse(&args(&["-h"])).unwrap(), None);
+        assert!(parse(&args(&["--from", "a"])).unwrap_err().contains("--to"));
+        assert!(parse(&args(&["--to", "a"])).unwrap_err().contains("--from"));
+        assert!(parse(&args(&["--from"])).unwrap_err().contains("needs an argument"));
+        assert!(parse(&args(&["--bogus"])).unwrap_err().contains("not defined"));
+        assert!(parse(&args(&["--file_truncate_bad_eof=maybe"])).unwrap_err().contains("invalid boolean"));
+    }
+
+    #[test]
+    fn refuses_same_dir_and_non_stores() {
+        let d = tempfile::tempdir().unwrap();
+        let o =
+            |from: &Path, to: &Path| MigrateOptions { from: from.into(), to: to.into(), read: ReadOptions::default() };
+        assert!(run(&o(d.path(), d.path())).unwrap_err().contains("different directories"));
+        let missing = d.path().join("nope");
+        assert!(run(&o(&missing, &d.path().join("to"))).unwrap_err().contains("is not a directory"));
+        let empty = tempfile::tempdir().unwrap();
+        assert!(run(&o(empty.path(), &d.path().join("to"))).unwrap_err().contains("not a nats-streaming-server"));
+    }
+}

@@ -31,6 +31,10 @@ async fn eventually(secs: u64, mut ok: impl FnMut() -> bool) -> bool {
 }
 
 fn member(nats_port: u16, dir: &str, http: u16) -> ServerProcess {
+    member_of(StanImpl::Ours, nats_port, dir, http)
+}
+
+fn member_of(which: StanImpl, nats_port: u16, dir: &str, http: u16) -> ServerProcess {
     let args = [
         "-cid",
         CLUSTER,
@@ -50,7 +54,7 @@ fn member(nats_port: u16, dir: &str, http: u16) -> ServerProcess {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    ServerProcess::start("stan-server-ft", &binaries::stan_server(StanImpl::Ours), args)
+    ServerProcess::start("stan-server-ft", &binaries::stan_server(which), args)
 }
 
 fn ft_active(port: u16) -> Option<u16> {
@@ -61,13 +65,13 @@ fn ft_active(port: u16) -> Option<u16> {
 async fn standby_takes_over_after_sigkill_without_losing_acked_messages() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let nats_port = free_port();
+    let (nats_port, nats_mon) = (free_port(), free_port());
     let _nats = ServerProcess::start(
         "nats-server",
         &binaries::nats_server(),
-        vec!["-a".into(), "127.0.0.1".into(), "-p".into(), nats_port.to_string()],
+        ["-a", "127.0.0.1", "-p", &nats_port.to_string(), "-m", &nats_mon.to_string()].map(String::from).to_vec(),
     );
-    assert!(eventually(20, || accepts(nats_port)).await, "nats-server did not start");
+    assert!(eventually(20, || accepts(nats_port) && accepts(nats_mon)).await, "nats-server did not start");
     let (ma, mb) = (free_port(), free_port());
     let mut a = member(nats_port, d, ma);
     assert!(eventually(20, || ft_active(ma) == Some(200)).await, "first member not active:\n{}", a.log());
@@ -76,6 +80,9 @@ async fn standby_takes_over_after_sigkill_without_losing_acked_messages() {
     let serverz = http_get(mb, "/streaming/serverz").unwrap();
     assert!(serverz.contains("\"state\": \"FT_STANDBY\""), "{serverz}");
     assert!(http_get(ma, "/streaming/serverz").unwrap().contains("\"state\": \"FT_ACTIVE\""));
+    // Only the active member serves STAN requests.
+    let connz = http_get(nats_mon, "/connz?subs=1&limit=1024").unwrap();
+    assert_eq!(connz.matches(&format!("\"_STAN.discover.{CLUSTER}\"")).count(), 1, "{connz}");
 
     let opts = || {
         Options::new()
@@ -178,4 +185,50 @@ async fn standby_takes_over_after_sigkill_without_losing_acked_messages() {
         within(10, c.close()).await.unwrap();
     }
     b.stop();
+}
+
+/// Heartbeats interoperate with nats-streaming-server 0.25.6: each
+/// implementation, in standby on a directory whose lock is free, stays in
+/// standby while a member of the other implementation beats, and takes over
+/// when that member dies. (Members use separate directories here because
+/// the store formats differ; the heartbeats alone keep a standby waiting.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_interoperate_with_the_original() {
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let d = |i: usize| dirs[i].path().to_str().unwrap().to_string();
+    let nats_port = free_port();
+    let _nats = ServerProcess::start(
+        "nats-server",
+        &binaries::nats_server(),
+        ["-a", "127.0.0.1", "-p", &nats_port.to_string()].map(String::from).to_vec(),
+    );
+    assert!(eventually(20, || accepts(nats_port)).await, "nats-server did not start");
+    let (m0, m1, m2) = (free_port(), free_port(), free_port());
+    let mut ours = member(nats_port, &d(0), m0);
+    assert!(eventually(20, || ft_active(m0) == Some(200)).await, "ours not active:\n{}", ours.log());
+    let mut orig = member_of(StanImpl::Reference, nats_port, &d(1), m1);
+    assert!(eventually(20, || ft_active(m1) == Some(204)).await, "original not in standby:\n{}", orig.log());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(ft_active(m1), Some(204), "the original ignored our heartbeats:\n{}", orig.log());
+    ours.stop();
+    assert!(eventually(20, || ft_active(m1) == Some(200)).await, "original did not take over:\n{}", orig.log());
+    let mut ours2 = member(nats_port, &d(2), m2);
+    assert!(eventually(20, || ft_active(m2) == Some(204)).await, "ours not in standby:\n{}", ours2.log());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(ft_active(m2), Some(204), "we ignored the original's heartbeats:\n{}", ours2.log());
+    orig.stop();
+    assert!(eventually(20, || ft_active(m2) == Some(200)).await, "ours did not take over:\n{}", ours2.log());
+
+    // A heartbeat of a member active since earlier (1970): two actives,
+    // the later one aborts, as the original does.
+    let nc = async_nats::connect(format!("nats://127.0.0.1:{nats_port}")).await.unwrap();
+    let mut hb = vec![0x08, 0x03, 0x12, 8];
+    hb.extend_from_slice(b"intruder");
+    hb.extend_from_slice(&[0x1a, 15, 1]);
+    hb.extend_from_slice(&(62_135_596_801i64).to_be_bytes());
+    hb.extend_from_slice(&[0, 0, 0, 0, 0xff, 0xff]);
+    nc.publish(format!("_STAN.ft.{CLUSTER}.pair"), hb.into()).await.unwrap();
+    nc.flush().await.unwrap();
+    assert!(eventually(10, || ours2.has_exited()).await, "ours kept running:\n{}", ours2.log());
+    assert!(ours2.log().contains("ft: serverID \"intruder\" claims to be active, aborting"), "{}", ours2.log());
 }

@@ -60,7 +60,9 @@ async fn store_written_by_the_original_is_served_after_migrate() {
     let orig = tempfile::tempdir().unwrap();
     let ours = tempfile::tempdir().unwrap();
     let od = orig.path().to_str().unwrap();
-    let mut env = StanEnv::start_with(StanImpl::Reference, CLUSTER, &["-st", "FILE", "--dir", od]);
+    // Small slices: alpha spans three message files.
+    let mut env =
+        StanEnv::start_with(StanImpl::Reference, CLUSTER, &["-st", "FILE", "--dir", od, "--file_slice_max_msgs", "4"]);
 
     // --- The original writes.
     let writer = within(10, stan_client::connect(CLUSTER, "writer", opts(&env))).await.unwrap();
@@ -81,13 +83,18 @@ async fn store_written_by_the_original_is_served_after_migrate() {
     let gone = within(10, stan_client::connect(CLUSTER, "gone", opts(&env))).await.unwrap();
     let mut sub_b = within(10, gone.subscribe("beta", durable("dur-b"))).await.unwrap();
     take(&mut sub_b, 5, |s| s <= 2).await;
+    // A durable queue group on gamma whose only member acks 1 of 3 and leaves.
+    let mut sub_q = within(10, gone.subscribe("gamma", durable("dq").queue_group("workers"))).await.unwrap();
+    take(&mut sub_q, 3, |s| s == 1).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     within(10, sub_b.close()).await.unwrap();
+    within(10, sub_q.close()).await.unwrap();
     within(10, gone.close()).await.unwrap();
     publish_all(&writer, "beta", 6..=7).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     // kill -9 (the test kit kills by PID with SIGKILL).
     tokio::task::block_in_place(|| env.stop_stan());
+    assert!(orig.path().join("alpha/msgs.3.dat").is_file(), "expected several slices");
 
     // --- Serving the original's directory as is is refused clearly.
     let direct = Command::new(binaries::stan_server(StanImpl::Ours))
@@ -101,7 +108,7 @@ async fn store_written_by_the_original_is_served_after_migrate() {
     let out = migrate(orig.path(), ours.path(), &[]);
     let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "migrate failed: {text}");
-    assert!(text.contains("2 client(s), 3 channel(s), 21 message(s), 2 subscription(s)"), "{text}");
+    assert!(text.contains("2 client(s), 3 channel(s), 21 message(s), 3 subscription(s)"), "{text}");
     let ourd = ours.path().to_str().unwrap();
     let mon = stan_testkit::ports::free_port();
     let m = mon.to_string();
@@ -148,6 +155,11 @@ async fn store_written_by_the_original_is_served_after_migrate() {
     seqs.sort();
     assert_eq!(seqs, vec![3, 4, 5, 6, 7]);
     assert!(got.iter().all(|(s, b, _)| b == &format!("beta-{s}")));
+    // The durable queue group resumes with its unacknowledged 2..=3.
+    let mut sub_q = within(10, back.subscribe("gamma", durable("dq").queue_group("workers"))).await.unwrap();
+    let mut seqs: Vec<u64> = take(&mut sub_q, 2, |_| true).await.iter().map(|m| m.0).collect();
+    seqs.sort();
+    assert_eq!(seqs, vec![2, 3]);
 
     // Every message of a channel nobody subscribed to.
     let reader = within(10, stan_client::connect(CLUSTER, "reader", opts(&env))).await.unwrap();

@@ -37,6 +37,16 @@ impl FtLock {
         }
     }
 
+    /// Called by the active member at every heartbeat: `Ok(false)` if the
+    /// lock was lost (the member then aborts). A file lock cannot be lost
+    /// while its descriptor is open; a lock kept alive by writes (such as
+    /// the SQL store's lock row) refreshes itself here.
+    pub async fn refresh(&mut self) -> Result<bool, String> {
+        match self {
+            FtLock::File(l) => Ok(l.held.is_some()),
+        }
+    }
+
     /// For logs: what is locked.
     pub fn describe(&self) -> String {
         match self {
@@ -112,6 +122,7 @@ mod tests {
         let mut b = FtLock::file(dir.path());
         assert!(a.try_acquire().await.unwrap());
         assert!(a.try_acquire().await.unwrap(), "re-trying a held lock keeps it");
+        assert!(a.refresh().await.unwrap());
         assert!(!b.try_acquire().await.unwrap(), "a second holder must be refused");
         drop(a);
         assert!(b.try_acquire().await.unwrap(), "the lock is free once its holder is gone");
