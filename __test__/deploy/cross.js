@@ -5,8 +5,11 @@
 // fields, an AArch64 addon exporting the N-API entry point, and AArch64
 // stan-server and nats-server binaries which — run under qemu-user with
 // Debian's arm64 glibc (libc6-arm64-cross) — serve the course's args: an x64
-// client publishes and receives, and the monitoring endpoint answers.
-// Not run here: the addon inside an arm64 Node (no arm64 Node on these machines).
+// client publishes and receives, and the monitoring endpoint answers; then
+// Debian's arm64 Node (18.20, unpacked into .tools/cross/arm64-node by
+// .ci/setup) loads the main package and the arm64 platform package as npm
+// would lay them out, and publishes and receives through the arm64 addon,
+// also under qemu-aarch64.
 //   node __test__/deploy/cross.js      (after `npm run setup`)
 // Prints `cross: N passed, M failed`; exits non-zero on any failure.
 const fs = require('fs')
@@ -18,6 +21,7 @@ const h = require('./harness')
 const t = new h.Steps('cross')
 const QEMU = process.env.QEMU_AARCH64 || '/usr/bin/qemu-aarch64'
 const SYSROOT = process.env.AARCH64_SYSROOT || '/usr/aarch64-linux-gnu'
+const ARM64_NODE_ROOT = process.env.ARM64_NODE_ROOT || path.join(h.ROOT, '.tools', 'cross', 'arm64-node')
 const COURSE_ARGS = ['-p', '4222', '-m', '8222', '-hbi', '5s', '-hbt', '5s', '-hbf', '2', '-SD', '-cid', 'ticketing']
 
 function run (cmd, args, opts = {}) {
@@ -34,7 +38,7 @@ async function main () {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stan-rs-cross-'))
   const dist = path.join(dir, 'dist')
   const pkgDir = path.join(dir, 'arm64')
-  let arm64Tarball
+  let arm64Tarball, mainTarball, armServer, armPort
 
   try {
     await t.step('package.js --target linux-x64-gnu --target linux-arm64-gnu: both platform packages, both optional deps of the main one', () => {
@@ -42,6 +46,7 @@ async function main () {
       const files = fs.readdirSync(dist)
       arm64Tarball = files.find((f) => f.startsWith('stan-rs-linux-arm64-gnu-'))
       const main = files.find((f) => /^stan-rs-\d/.test(f))
+      mainTarball = main && path.join(dist, main)
       if (!arm64Tarball || !main || !files.some((f) => f.startsWith('stan-rs-linux-x64-gnu-'))) throw new Error(`dist: ${files.join(', ')}`)
       const mainDir = path.join(dir, 'main')
       fs.mkdirSync(mainDir)
@@ -86,13 +91,42 @@ async function main () {
       await h.waitHttp(`http://127.0.0.1:${mport}/streaming/serverz`, server, 90000)
       const got = await h.roundTrip(`nats://127.0.0.1:${port}`, 'ticketing', 'ticket:created', 'on arm64')
       const serverz = await h.getJson(`http://127.0.0.1:${mport}/streaming/serverz`)
-      await h.stop(server)
       if (got !== 'on arm64') throw new Error(`received ${got}`)
       if (serverz.cluster_id !== 'ticketing') throw new Error(`serverz ${JSON.stringify(serverz)}`)
       if (!/Streaming Server is ready/.test(server.out)) throw new Error(`no ready line:\n${server.out.slice(-1500)}`)
+      armServer = server
+      armPort = port
       return `received "${got}", serverz cluster_id ${serverz.cluster_id}, version ${serverz.version}`
     })
-    t.log('not run: the arm64 addon inside an arm64 Node (none on these machines)')
+
+    await t.step('under qemu-aarch64: an arm64 Node loads the packages as installed and publishes/receives through the arm64 addon', async () => {
+      if (!armServer) throw new Error('the arm64 server did not start')
+      const node = path.join(ARM64_NODE_ROOT, 'usr', 'bin', 'nodejs')
+      if (!fs.existsSync(node)) throw new Error(`${node} missing (npm run setup unpacks Debian's nodejs:arm64 there)`)
+      // The layout npm gives an arm64 machine: the main package as node-nats-streaming, its platform package beside it.
+      const proj = path.join(dir, 'proj')
+      for (const [tgz, name] of [[mainTarball, 'node-nats-streaming'], [path.join(dist, arm64Tarball), 'stan-rs-linux-arm64-gnu']]) {
+        fs.mkdirSync(path.join(proj, 'node_modules', name), { recursive: true })
+        run('tar', ['-xzf', tgz, '-C', path.join(proj, 'node_modules', name), '--strip-components=1'])
+      }
+      fs.writeFileSync(path.join(proj, 'check.js'), `
+const stan = require('node-nats-streaming')
+const addon = require.resolve('stan-rs-linux-arm64-gnu')
+;(async () => {
+  const sc = await stan.connectAsync('ticketing', 'arm64-node-' + process.pid, { url: 'nats://127.0.0.1:${armPort}' })
+  const sub = sc.subscribe('ticket:arm64', sc.subscriptionOptions().setDeliverAllAvailable())
+  const got = new Promise((resolve) => sub.on('message', (m) => resolve(m.getData())))
+  await sc.publishAsync('ticket:arm64', 'from an arm64 Node')
+  console.log(JSON.stringify({ got: await got, arch: process.arch, node: process.version, addon: require('path').basename(addon) }))
+  await sc.closeAsync()
+})().catch((e) => { console.error(e); process.exit(1) })
+`)
+      const out = run(QEMU, ['-L', ARM64_NODE_ROOT, node, 'check.js'], { cwd: proj, timeout: 120000 })
+      const r = JSON.parse(out.trim().split('\n').pop())
+      if (r.got !== 'from an arm64 Node' || r.arch !== 'arm64' || r.addon !== 'stan-node.linux-arm64-gnu.node') throw new Error(`got ${out}`)
+      await h.stop(armServer)
+      return `Node ${r.node} (${r.arch}) via ${r.addon}: received "${r.got}"`
+    })
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }
