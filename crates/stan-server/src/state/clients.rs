@@ -123,7 +123,10 @@ impl State {
                 let hbi = self.cfg.hb_interval_ms;
                 let limit = self.cfg.hb_fail_count;
                 let Some(c) = self.clients.get_mut(&client_id) else { return };
-                if c.conn_id != conn_id {
+                // Only the heartbeat in flight counts: a late outcome of a
+                // probe sent to an earlier registration of the same client
+                // (closed and registered again meanwhile) is ignored.
+                if c.conn_id != conn_id || c.next_hb.is_some() {
                     return;
                 }
                 if answered {

@@ -331,7 +331,7 @@ fn check_state(st: &State) {
 
 /// What must survive a restart: clients, channels with their messages, and
 /// subscriptions with their positions.
-/// Client IDs; per channel (name, first, last, count); per durable (channel, name, queue, last sent).
+/// Client IDs; per channel (name, first, last, count); per durable (channel, name, queue, position).
 type DurableView = (Vec<String>, Vec<(String, u64, u64, usize)>, Vec<(String, String, String, u64)>);
 
 fn durable_view(st: &State) -> DurableView {
@@ -342,7 +342,16 @@ fn durable_view(st: &State) -> DurableView {
         .subs
         .values()
         .filter(|s| s.is_durable)
-        .map(|s| (s.channel.clone(), s.durable_name.clone(), s.queue.clone(), s.last_sent))
+        .map(|s| {
+            // A queue group delivers from the group's position; a member's
+            // own `last_sent` is informational (a message handed over from a
+            // leaving member counts on replay, not live).
+            let pos = match st.channels[&s.channel].queues.get(&s.queue) {
+                Some(q) if !s.queue.is_empty() => q.last_sent,
+                _ => s.last_sent,
+            };
+            (s.channel.clone(), s.durable_name.clone(), s.queue.clone(), pos)
+        })
         .collect();
     subs.sort();
     (clients, channels, subs)

@@ -291,7 +291,10 @@ impl State {
             for (i, (seq, mut p)) in moved.into_iter().enumerate() {
                 let to = members[i % members.len()];
                 p.deadline = now + 100;
-                self.subs.get_mut(&to).expect("member").pending.insert(seq, p);
+                let member = self.subs.get_mut(&to).expect("member");
+                member.pending.insert(seq, p);
+                // As a replay of the Sent record below would have it.
+                member.last_sent = member.last_sent.max(seq);
                 self.timers.insert((p.deadline, Timer::Redeliver(to, seq)));
                 self.record(|| Record::Sent { channel: channel.clone(), sub_id: to, sequence: seq });
             }
@@ -301,6 +304,12 @@ impl State {
         let durable_group = q.is_durable;
         if durable_group && keep {
             q.shadow = Some(sid);
+            // The shadow's record carries the group's position, so a restart
+            // resumes the group where it was.
+            let pos = q.last_sent;
+            if let Some(s) = self.subs.get_mut(&sid) {
+                s.last_sent = s.last_sent.max(pos);
+            }
             self.set_offline(sid);
         } else {
             self.channels.get_mut(&channel).expect("channel").queues.remove(&queue);
