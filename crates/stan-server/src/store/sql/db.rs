@@ -137,6 +137,15 @@ impl Conn {
         }
     }
 
+    /// Runs `sql` unprepared (text protocol), e.g. `BEGIN`.
+    pub async fn raw(&mut self, sql: &'static str) -> Result<(), String> {
+        let r = match self {
+            Conn::Pg(c) => sqlx::raw_sql(sql).execute(&mut *c).await.map(|_| ()),
+            Conn::My(c) => sqlx::raw_sql(sql).execute(&mut *c).await.map(|_| ()),
+        };
+        r.map_err(|e| format!("sql: error executing {sql:?}: {e}"))
+    }
+
     pub async fn close(self) {
         let _ = match self {
             Conn::Pg(c) => c.close().await,
