@@ -37,7 +37,7 @@ use proto::ServerInfo;
 use std::io;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use write::{Ids, RowLimits};
+use write::{Batch, Ids, RowLimits};
 
 /// `--sql_driver`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,7 +159,7 @@ pub struct SqlJournal {
     db: SqlThread,
     ids: Ids,
     limits: RowLimits,
-    pending: Vec<Stmt>,
+    pending: Batch,
     failed: Option<String>,
     description: String,
     /// Highest subscription ID the tables hold, deleted rows included.
@@ -175,7 +175,7 @@ impl SqlJournal {
             db,
             ids: Ids::default(),
             limits: RowLimits { max_msgs: o.max_msgs, max_bytes: o.max_bytes, max_age_ns: o.max_age_ns },
-            pending: Vec::new(),
+            pending: Batch::default(),
             failed: None,
             description: format!("{:?}", o.driver),
             max_sub_id: 0,
@@ -187,15 +187,15 @@ impl SqlJournal {
         j.max_sub_id = found.max_sub_id;
         if !found.has_server_info {
             let stmts = vec![
-                Stmt { sql: "DELETE FROM ServerInfo", args: vec![] },
-                Stmt {
-                    sql: "INSERT INTO ServerInfo (uniquerow, id, proto, version) VALUES (1, ?, ?, ?)",
-                    args: vec![
+                Stmt::new("DELETE FROM ServerInfo", vec![]),
+                Stmt::new(
+                    "INSERT INTO ServerInfo (uniquerow, id, proto, version) VALUES (1, ?, ?, ?)",
+                    vec![
                         Arg::Str(o.info.cluster_id.clone()),
                         Arg::Bytes(o.info.encode_to_vec()),
                         Arg::I64(recover::SQL_VERSION),
                     ],
-                },
+                ),
             ];
             j.run(move |c, rt| rt.block_on(c.transaction(&stmts)))??;
         }
@@ -234,7 +234,7 @@ impl SqlJournal {
 impl Journal for SqlJournal {
     fn append(&mut self, rec: &Record) -> io::Result<()> {
         self.check_usable()?;
-        write::statements(rec, &mut self.ids, self.limits, &mut self.pending).map_err(io::Error::other)
+        self.pending.add(rec, &mut self.ids, self.limits).map_err(io::Error::other)
     }
 
     fn commit(&mut self) -> io::Result<()> {
@@ -242,25 +242,24 @@ impl Journal for SqlJournal {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let stmts = std::mem::take(&mut self.pending);
+        let stmts = std::mem::take(&mut self.pending).compile();
         self.execute(stmts)
     }
 
     fn rewrite(&mut self, snapshot: &[Record]) -> io::Result<()> {
-        let mut stmts = vec![
-            Stmt { sql: "DELETE FROM Clients", args: vec![] },
-            Stmt { sql: "DELETE FROM SubsPending", args: vec![] },
-            Stmt { sql: "DELETE FROM Subscriptions", args: vec![] },
-        ];
+        let mut batch = Batch::default();
+        batch.push_first(Stmt::new("DELETE FROM Clients", vec![]));
+        batch.push_first(Stmt::new("DELETE FROM SubsPending", vec![]));
+        batch.push_first(Stmt::new("DELETE FROM Subscriptions", vec![]));
         for rec in snapshot {
             if matches!(rec, Record::Msg { .. }) {
                 continue;
             }
-            write::statements(rec, &mut self.ids, self.limits, &mut stmts).map_err(io::Error::other)?;
+            batch.add(rec, &mut self.ids, self.limits).map_err(io::Error::other)?;
         }
         // The snapshot replaces whatever was appended and not committed.
-        self.pending.clear();
-        self.execute(stmts)?;
+        self.pending = Batch::default();
+        self.execute(batch.compile())?;
         self.failed = None;
         Ok(())
     }
@@ -278,7 +277,7 @@ impl std::fmt::Debug for SqlJournal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqlJournal")
             .field("driver", &self.description)
-            .field("pending", &self.pending.len())
+            .field("pending", &self.pending.is_empty())
             .field("failed", &self.failed)
             .finish()
     }
