@@ -10,6 +10,9 @@
 //! can restart NATS under running clients (disconnect/reconnect) or stop the
 //! streaming server while NATS stays up.
 //!
+//! `STAN_STORE=sql-postgres|sql-mysql` gives every server started without
+//! `store: 'FILE'` an SQL store on a fresh database (sqldb.ts).
+//!
 //! Every server runs in a process group of its own that this harness created,
 //! so stop()/kill9() also end any child (ours runs a nats-server child) and
 //! nothing is left behind; Jest's globalTeardown kills any group a test file
@@ -23,6 +26,7 @@ import * as path from 'path';
 import { httpGet } from './http';
 import { RawNats } from './rawnats';
 import { register, unregister } from './registry';
+import { freshDatabaseArgs, sqlStore } from './sqldb';
 
 export type Impl = 'ours' | 'reference';
 
@@ -151,6 +155,8 @@ export class StanServer {
   private exited: Promise<void> = Promise.resolve();
   private logBuf = '';
   private ownsDir = false;
+  /** `-st SQL ...` flags under STAN_STORE=sql-* (a database of its own, kept across restarts). */
+  private sqlArgs: string[] = [];
 
   private constructor(opts: ServerOptions, port: number, monitorPort: number, dir: string | undefined) {
     this.impl = impl();
@@ -174,6 +180,8 @@ export class StanServer {
     }
     const s = new StanServer(opts, port, monitorPort, dir);
     s.ownsDir = ownsDir;
+    const sql = sqlStore();
+    if (sql !== undefined && opts.store !== 'FILE') s.sqlArgs = freshDatabaseArgs(sql);
     await s.launch();
     return s;
   }
@@ -210,6 +218,7 @@ export class StanServer {
     if (o.hbt !== undefined) a.push('-hbt', o.hbt);
     if (o.hbf !== undefined) a.push('-hbf', String(o.hbf));
     if (o.store === 'FILE') a.push('-st', 'FILE', '--dir', this.dir as string);
+    a.push(...this.sqlArgs);
     if (o.debug ?? true) a.push('-SD');
     if (o.auth !== undefined) {
       if ('token' in o.auth) a.push('--auth', o.auth.token);

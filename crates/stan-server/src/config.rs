@@ -406,7 +406,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
                 let n: i64 = parse_num(&name, &v)?;
                 if n != 0 {
                     return Err(format!(
-                        "-{name} {v}: not supported by stan-server (each commit is one transaction of single-row inserts); remove the flag or pass 0"
+                        "-{name} {v}: not supported by stan-server (each commit already uses multi-row inserts); remove the flag or pass 0"
                     ));
                 }
             }

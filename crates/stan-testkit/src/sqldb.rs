@@ -18,32 +18,11 @@ use std::time::{Duration, Instant};
 
 /// nats-streaming-server 0.25's `scripts/postgres.db.sql`, with the one
 /// statement PostgreSQL rejects (a prefix index, `name(256)`) written as a
-/// plain index.
-pub const POSTGRES_SCHEMA: &str = "\
-CREATE TABLE IF NOT EXISTS ServerInfo (uniquerow INTEGER DEFAULT 1, id VARCHAR(1024), proto BYTEA, version INTEGER, PRIMARY KEY (uniquerow));
-CREATE TABLE IF NOT EXISTS Clients (id VARCHAR(1024), hbinbox TEXT, PRIMARY KEY (id));
-CREATE TABLE IF NOT EXISTS Channels (id INTEGER, name VARCHAR(1024) NOT NULL, maxseq BIGINT DEFAULT 0, maxmsgs INTEGER DEFAULT 0, maxbytes BIGINT DEFAULT 0, maxage BIGINT DEFAULT 0, deleted BOOL DEFAULT FALSE, PRIMARY KEY (id));
-CREATE INDEX Idx_ChannelsName ON Channels (name);
-CREATE TABLE IF NOT EXISTS Messages (id INTEGER, seq BIGINT, timestamp BIGINT, size INTEGER, data BYTEA, CONSTRAINT PK_MsgKey PRIMARY KEY(id, seq));
-CREATE INDEX Idx_MsgsTimestamp ON Messages (timestamp);
-CREATE TABLE IF NOT EXISTS Subscriptions (id INTEGER, subid BIGINT, lastsent BIGINT DEFAULT 0, proto BYTEA, deleted BOOL DEFAULT FALSE, CONSTRAINT PK_SubKey PRIMARY KEY(id, subid));
-CREATE TABLE IF NOT EXISTS SubsPending (subid BIGINT, row BIGINT, seq BIGINT DEFAULT 0, lastsent BIGINT DEFAULT 0, pending BYTEA, acks BYTEA, CONSTRAINT PK_MsgPendingKey PRIMARY KEY(subid, row));
-CREATE INDEX Idx_SubsPendingSeq ON SubsPending (seq);
-CREATE TABLE IF NOT EXISTS StoreLock (id VARCHAR(30), tick BIGINT DEFAULT 0);
-ALTER TABLE Clients ADD proto BYTEA;
-";
+/// plain index; one statement a line (the Jest harness reads it too).
+pub const POSTGRES_SCHEMA: &str = include_str!("../sql/postgres.db.sql");
 
 /// nats-streaming-server 0.25's `scripts/mysql.db.sql`.
-pub const MYSQL_SCHEMA: &str = "\
-CREATE TABLE IF NOT EXISTS ServerInfo (uniquerow INT DEFAULT 1, id VARCHAR(1024), proto BLOB, version INTEGER, PRIMARY KEY (uniquerow));
-CREATE TABLE IF NOT EXISTS Clients (id VARCHAR(1024), hbinbox TEXT, PRIMARY KEY (id(256)));
-CREATE TABLE IF NOT EXISTS Channels (id INTEGER, name VARCHAR(1024) NOT NULL, maxseq BIGINT UNSIGNED DEFAULT 0, maxmsgs INTEGER DEFAULT 0, maxbytes BIGINT DEFAULT 0, maxage BIGINT DEFAULT 0, deleted BOOL DEFAULT FALSE, PRIMARY KEY (id), INDEX Idx_ChannelsName (name(256)));
-CREATE TABLE IF NOT EXISTS Messages (id INTEGER, seq BIGINT UNSIGNED, timestamp BIGINT, size INTEGER, data BLOB, CONSTRAINT PK_MsgKey PRIMARY KEY(id, seq), INDEX Idx_MsgsTimestamp (timestamp));
-CREATE TABLE IF NOT EXISTS Subscriptions (id INTEGER, subid BIGINT UNSIGNED, lastsent BIGINT UNSIGNED DEFAULT 0, proto BLOB, deleted BOOL DEFAULT FALSE, CONSTRAINT PK_SubKey PRIMARY KEY(id, subid));
-CREATE TABLE IF NOT EXISTS SubsPending (subid BIGINT UNSIGNED, `row` BIGINT UNSIGNED, seq BIGINT UNSIGNED DEFAULT 0, lastsent BIGINT UNSIGNED DEFAULT 0, pending BLOB, acks BLOB, CONSTRAINT PK_MsgPendingKey PRIMARY KEY(subid, `row`), INDEX Idx_SubsPendingSeq(seq));
-CREATE TABLE IF NOT EXISTS StoreLock (id VARCHAR(30), tick BIGINT UNSIGNED DEFAULT 0);
-ALTER TABLE Clients ADD proto BLOB;
-";
+pub const MYSQL_SCHEMA: &str = include_str!("../sql/mysql.db.sql");
 
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -231,13 +210,25 @@ impl SqlDb {
 
     fn psql(&self, db: &str, sql: &str) -> Result<String, String> {
         let out = Command::new(pg_bin("psql"))
-            .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args([
+                "-X",
+                "-q",
+                "-At",
+                "-F",
+                "\t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+            ])
             .args(["-U", "nss", "-d", db, "-c", sql])
             .stdin(Stdio::null())
             .output()
             .map_err(|e| e.to_string())?;
         if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+            Ok(String::from_utf8_lossy(&out.stdout).trim_end_matches('\n').to_string())
         } else {
             Err(String::from_utf8_lossy(&out.stderr).into_owned())
         }
@@ -255,7 +246,7 @@ impl SqlDb {
             .output()
             .map_err(|e| e.to_string())?;
         if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+            Ok(String::from_utf8_lossy(&out.stdout).trim_end_matches('\n').to_string())
         } else {
             Err(String::from_utf8_lossy(&out.stderr).into_owned())
         }

@@ -20,11 +20,12 @@
 //! non-durable subscriptions of clients that are gone), and applies the
 //! snapshot's message truncations; messages themselves are not rewritten.
 //!
-//! All database work runs on a dedicated thread with its own runtime, so
-//! the journal can be used from any thread, async or not.
+//! All database work runs on a dedicated thread with its own runtime
+//! ([`SqlThread`]), so the journal can be used from any thread, async or not.
 
 mod db;
 mod dsn;
+pub mod ft_lock;
 pub mod proto;
 mod recover;
 mod write;
@@ -36,7 +37,7 @@ use proto::ServerInfo;
 use std::io;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use write::{Ids, RowLimits};
+use write::{Batch, Ids, RowLimits};
 
 /// `--sql_driver`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,13 +71,95 @@ pub struct SqlOptions {
 
 type Job = Box<dyn FnOnce(&mut Conn, &tokio::runtime::Runtime) + Send>;
 
-/// A [`Journal`] in SQL tables.
-pub struct SqlJournal {
+/// A database connection owned by a dedicated thread with its own runtime:
+/// work is sent to it as closures and waited for, from any thread (async
+/// or not).
+pub(crate) struct SqlThread {
     jobs: Option<mpsc::Sender<Job>>,
     worker: Option<JoinHandle<()>>,
+}
+
+impl SqlThread {
+    /// Connects to `source` with `driver` and starts the thread.
+    pub(crate) fn connect(driver: Driver, source: &str) -> Result<SqlThread, String> {
+        let (pg, my) = match driver {
+            Driver::Postgres => (Some(dsn::postgres(source)?), None),
+            Driver::MySql => (None, Some(dsn::mysql(source)?)),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the SQL runtime: {e}"))?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<(), String>>(1);
+        let worker = std::thread::Builder::new()
+            .name("sql-store".into())
+            .spawn(move || {
+                let conn = rt.block_on(async {
+                    match (pg, my) {
+                        (Some(p), _) => Conn::connect_pg(&p).await,
+                        (_, Some(m)) => Conn::connect_my(&m).await,
+                        _ => unreachable!("one driver"),
+                    }
+                });
+                let mut conn = match conn {
+                    Ok(c) => {
+                        let _ = ready_tx.send(Ok(()));
+                        c
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(format!("cannot connect to the {driver:?} database: {e}")));
+                        return;
+                    }
+                };
+                while let Ok(job) = rx.recv() {
+                    job(&mut conn, &rt);
+                }
+                rt.block_on(conn.close());
+            })
+            .map_err(|e| format!("cannot start the SQL thread: {e}"))?;
+        let mut t = SqlThread { jobs: Some(tx), worker: Some(worker) };
+        match ready_rx.recv() {
+            Ok(Ok(())) => Ok(t),
+            Ok(Err(e)) => Err(e),
+            Err(_) => {
+                t.jobs.take();
+                Err("the SQL thread ended while connecting".into())
+            }
+        }
+    }
+
+    /// Runs `f` on the SQL thread and waits for its result.
+    pub(crate) fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Conn, &tokio::runtime::Runtime) -> T + Send + 'static,
+    ) -> Result<T, String> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let jobs = self.jobs.as_ref().ok_or("the SQL store is closed")?;
+        jobs.send(Box::new(move |c, rt| {
+            let _ = tx.send(f(c, rt));
+        }))
+        .map_err(|_| "the SQL store thread is gone".to_string())?;
+        rx.recv().map_err(|_| "the SQL store thread is gone".to_string())
+    }
+}
+
+impl Drop for SqlThread {
+    /// Closes the connection and waits for the thread.
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+/// A [`Journal`] in SQL tables.
+pub struct SqlJournal {
+    db: SqlThread,
     ids: Ids,
     limits: RowLimits,
-    pending: Vec<Stmt>,
+    pending: Batch,
     failed: Option<String>,
     description: String,
     /// Highest subscription ID the tables hold, deleted rows included.
@@ -87,38 +170,12 @@ impl SqlJournal {
     /// Connects, reads the store and returns the journal with every
     /// record recovered from it. A new (empty) store gets its `ServerInfo` row.
     pub fn open(o: &SqlOptions) -> Result<(SqlJournal, Vec<Record>), String> {
-        let (pg, my) = match o.driver {
-            Driver::Postgres => (Some(dsn::postgres(&o.source)?), None),
-            Driver::MySql => (None, Some(dsn::mysql(&o.source)?)),
-        };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the SQL runtime: {e}"))?;
-        let conn = rt.block_on_outside(async {
-            match (pg, my) {
-                (Some(p), _) => Conn::connect_pg(&p).await,
-                (_, Some(m)) => Conn::connect_my(&m).await,
-                _ => unreachable!("one driver"),
-            }
-        });
-        let mut conn = conn.map_err(|e| format!("cannot connect to the {:?} database: {e}", o.driver))?;
-        let (tx, rx) = mpsc::channel::<Job>();
-        let worker = std::thread::Builder::new()
-            .name("sql-store".into())
-            .spawn(move || {
-                while let Ok(job) = rx.recv() {
-                    job(&mut conn, &rt);
-                }
-                rt.block_on(conn.close());
-            })
-            .map_err(|e| format!("cannot start the SQL thread: {e}"))?;
+        let db = SqlThread::connect(o.driver, &o.source)?;
         let mut j = SqlJournal {
-            jobs: Some(tx),
-            worker: Some(worker),
+            db,
             ids: Ids::default(),
             limits: RowLimits { max_msgs: o.max_msgs, max_bytes: o.max_bytes, max_age_ns: o.max_age_ns },
-            pending: Vec::new(),
+            pending: Batch::default(),
             failed: None,
             description: format!("{:?}", o.driver),
             max_sub_id: 0,
@@ -130,15 +187,15 @@ impl SqlJournal {
         j.max_sub_id = found.max_sub_id;
         if !found.has_server_info {
             let stmts = vec![
-                Stmt { sql: "DELETE FROM ServerInfo", args: vec![] },
-                Stmt {
-                    sql: "INSERT INTO ServerInfo (uniquerow, id, proto, version) VALUES (1, ?, ?, ?)",
-                    args: vec![
+                Stmt::new("DELETE FROM ServerInfo", vec![]),
+                Stmt::new(
+                    "INSERT INTO ServerInfo (uniquerow, id, proto, version) VALUES (1, ?, ?, ?)",
+                    vec![
                         Arg::Str(o.info.cluster_id.clone()),
                         Arg::Bytes(o.info.encode_to_vec()),
                         Arg::I64(recover::SQL_VERSION),
                     ],
-                },
+                ),
             ];
             j.run(move |c, rt| rt.block_on(c.transaction(&stmts)))??;
         }
@@ -151,18 +208,11 @@ impl SqlJournal {
         self.max_sub_id
     }
 
-    /// Runs `f` on the SQL thread and waits for its result.
     fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Conn, &tokio::runtime::Runtime) -> T + Send + 'static,
     ) -> Result<T, String> {
-        let (tx, rx) = mpsc::sync_channel(1);
-        let jobs = self.jobs.as_ref().ok_or("the SQL store is closed")?;
-        jobs.send(Box::new(move |c, rt| {
-            let _ = tx.send(f(c, rt));
-        }))
-        .map_err(|_| "the SQL store thread is gone".to_string())?;
-        rx.recv().map_err(|_| "the SQL store thread is gone".to_string())
+        self.db.run(f)
     }
 
     fn check_usable(&self) -> io::Result<()> {
@@ -181,27 +231,10 @@ impl SqlJournal {
     }
 }
 
-/// `Runtime::block_on` from a thread that may be inside another runtime
-/// (the server's): runs it on a scoped helper thread.
-trait BlockOnOutside {
-    fn block_on_outside<F: std::future::Future + Send>(&self, f: F) -> F::Output
-    where
-        F::Output: Send;
-}
-
-impl BlockOnOutside for tokio::runtime::Runtime {
-    fn block_on_outside<F: std::future::Future + Send>(&self, f: F) -> F::Output
-    where
-        F::Output: Send,
-    {
-        std::thread::scope(|s| s.spawn(|| self.block_on(f)).join().expect("SQL connect thread panicked"))
-    }
-}
-
 impl Journal for SqlJournal {
     fn append(&mut self, rec: &Record) -> io::Result<()> {
         self.check_usable()?;
-        write::statements(rec, &mut self.ids, self.limits, &mut self.pending).map_err(io::Error::other)
+        self.pending.add(rec, &mut self.ids, self.limits).map_err(io::Error::other)
     }
 
     fn commit(&mut self) -> io::Result<()> {
@@ -209,25 +242,24 @@ impl Journal for SqlJournal {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let stmts = std::mem::take(&mut self.pending);
+        let stmts = std::mem::take(&mut self.pending).compile();
         self.execute(stmts)
     }
 
     fn rewrite(&mut self, snapshot: &[Record]) -> io::Result<()> {
-        let mut stmts = vec![
-            Stmt { sql: "DELETE FROM Clients", args: vec![] },
-            Stmt { sql: "DELETE FROM SubsPending", args: vec![] },
-            Stmt { sql: "DELETE FROM Subscriptions", args: vec![] },
-        ];
+        let mut batch = Batch::default();
+        batch.push_first(Stmt::new("DELETE FROM Clients", vec![]));
+        batch.push_first(Stmt::new("DELETE FROM SubsPending", vec![]));
+        batch.push_first(Stmt::new("DELETE FROM Subscriptions", vec![]));
         for rec in snapshot {
             if matches!(rec, Record::Msg { .. }) {
                 continue;
             }
-            write::statements(rec, &mut self.ids, self.limits, &mut stmts).map_err(io::Error::other)?;
+            batch.add(rec, &mut self.ids, self.limits).map_err(io::Error::other)?;
         }
         // The snapshot replaces whatever was appended and not committed.
-        self.pending.clear();
-        self.execute(stmts)?;
+        self.pending = Batch::default();
+        self.execute(batch.compile())?;
         self.failed = None;
         Ok(())
     }
@@ -241,20 +273,11 @@ impl Journal for SqlJournal {
     }
 }
 
-impl Drop for SqlJournal {
-    fn drop(&mut self) {
-        self.jobs.take();
-        if let Some(w) = self.worker.take() {
-            let _ = w.join();
-        }
-    }
-}
-
 impl std::fmt::Debug for SqlJournal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqlJournal")
             .field("driver", &self.description)
-            .field("pending", &self.pending.len())
+            .field("pending", &self.pending.is_empty())
             .field("failed", &self.failed)
             .finish()
     }

@@ -18,8 +18,14 @@ pub enum Arg {
 /// One statement and its arguments.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stmt {
-    pub sql: &'static str,
+    pub sql: std::borrow::Cow<'static, str>,
     pub args: Vec<Arg>,
+}
+
+impl Stmt {
+    pub fn new(sql: &'static str, args: Vec<Arg>) -> Stmt {
+        Stmt { sql: std::borrow::Cow::Borrowed(sql), args }
+    }
 }
 
 /// Which SQL dialect a connection speaks.
@@ -95,7 +101,7 @@ impl Conn {
     /// Runs `stmts` in one transaction; returns the rows each affected.
     pub async fn transaction(&mut self, stmts: &[Stmt]) -> Result<(), String> {
         let d = self.dialect();
-        let sqls: Vec<String> = stmts.iter().map(|s| dialect_sql(d, s.sql)).collect();
+        let sqls: Vec<String> = stmts.iter().map(|s| dialect_sql(d, &s.sql)).collect();
         let fail = |i: usize, e: sqlx::Error| format!("sql: error executing {:?}: {e}", sqls[i]);
         match self {
             Conn::Pg(c) => {
@@ -135,6 +141,15 @@ impl Conn {
                 .map(DbRow::My)
                 .collect()),
         }
+    }
+
+    /// Runs `sql` unprepared (text protocol), e.g. `BEGIN`.
+    pub async fn raw(&mut self, sql: &'static str) -> Result<(), String> {
+        let r = match self {
+            Conn::Pg(c) => sqlx::raw_sql(sql).execute(&mut *c).await.map(|_| ()),
+            Conn::My(c) => sqlx::raw_sql(sql).execute(&mut *c).await.map(|_| ()),
+        };
+        r.map_err(|e| format!("sql: error executing {sql:?}: {e}"))
     }
 
     pub async fn close(self) {

@@ -28,7 +28,7 @@ pub struct Ids {
 }
 
 fn stmt(sql: &'static str, args: Vec<Arg>) -> Stmt {
-    Stmt { sql, args }
+    Stmt::new(sql, args)
 }
 
 fn s(v: &str) -> Arg {
@@ -66,102 +66,267 @@ pub fn sub_state(sub: &SubRecord) -> SubState {
     }
 }
 
-/// Appends the statements that persist `rec` to `out`.
-pub fn statements(rec: &Record, ids: &mut Ids, limits: RowLimits, out: &mut Vec<Stmt>) -> Result<(), String> {
-    match rec {
-        Record::ServerInfo { .. } => {
-            // Written once when the store is opened (with the subjects), see `SqlJournal::open`.
+/// Rows per multi-row statement (PostgreSQL allows 65535 parameters).
+const CHUNK: usize = 500;
+
+/// One message row to insert.
+#[derive(Debug)]
+struct MsgRow {
+    channel_id: i64,
+    seq: u64,
+    timestamp: i64,
+    blob: Vec<u8>,
+}
+
+/// The statements of one commit, grouped by table so that runs of inserts
+/// and deletes become multi-row statements. The tables have no foreign
+/// keys, so only the order within each group matters, and it is kept:
+/// (1) clients, channels and server info, (2) messages, (3) subscriptions
+/// and their pending rows. In group 3 a sequence sent and acknowledged
+/// within the same commit never reaches the table, and the acks of a batch
+/// become one `DELETE ... IN (...)` per subscription.
+#[derive(Debug, Default)]
+pub struct Batch {
+    first: Vec<Stmt>,
+    msgs: Vec<MsgOp>,
+    subs: SubOps,
+}
+
+#[derive(Debug)]
+enum MsgOp {
+    Insert(MsgRow),
+    Stmt(Stmt),
+}
+
+/// Group 3, accumulated between barriers (subscription upserts and deletes).
+#[derive(Debug, Default)]
+struct SubOps {
+    done: Vec<Stmt>,
+    /// Pending rows to insert: (subid, row, seq); `None` once acknowledged.
+    inserts: Vec<Option<(u64, i64, u64)>>,
+    index: std::collections::HashMap<(u64, u64), usize>,
+    /// Acknowledged sequences per subscription, and their set.
+    deletes: std::collections::BTreeMap<u64, Vec<u64>>,
+    deleted: std::collections::HashSet<(u64, u64)>,
+    /// Highest acknowledged sequence per (channel ID, subid).
+    last_sent: std::collections::BTreeMap<(i64, u64), u64>,
+}
+
+impl SubOps {
+    fn is_empty(&self) -> bool {
+        self.done.is_empty() && self.inserts.is_empty() && self.deletes.is_empty() && self.last_sent.is_empty()
+    }
+
+    fn sent(&mut self, subid: u64, row: i64, seq: u64) {
+        if self.deleted.contains(&(subid, seq)) {
+            // Sent again after an ack in this batch: keep the order.
+            self.flush();
         }
-        Record::ClientAdded { client_id, hb_inbox, conn_id, protocol, ping_interval, ping_max_out } => {
-            let info = ClientInfo {
-                id: client_id.clone(),
-                hb_inbox: hb_inbox.clone(),
-                conn_id: conn_id.clone(),
-                protocol: *protocol,
-                ping_interval: *ping_interval,
-                ping_max_out: *ping_max_out,
-            };
-            out.push(stmt("DELETE FROM Clients WHERE id=?", vec![s(client_id)]));
-            out.push(stmt(
-                "INSERT INTO Clients (id, hbinbox, proto) VALUES (?, ?, ?)",
-                vec![s(client_id), s(hb_inbox), Arg::Bytes(info.encode_to_vec())],
-            ));
+        self.index.insert((subid, seq), self.inserts.len());
+        self.inserts.push(Some((subid, row, seq)));
+    }
+
+    fn acked(&mut self, channel_id: i64, subid: u64, seq: u64) {
+        if let Some(i) = self.index.remove(&(subid, seq)) {
+            self.inserts[i] = None;
         }
-        Record::ClientRemoved { client_id } => out.push(stmt("DELETE FROM Clients WHERE id=?", vec![s(client_id)])),
-        Record::ChannelCreated { channel } => {
-            if ids.channels.contains_key(channel) {
-                return Ok(());
+        // Rows written by earlier commits (or sent twice) go too.
+        if self.deleted.insert((subid, seq)) {
+            self.deletes.entry(subid).or_default().push(seq);
+        }
+        let l = self.last_sent.entry((channel_id, subid)).or_insert(0);
+        *l = (*l).max(seq);
+    }
+
+    fn barrier(&mut self, s: Stmt) {
+        self.flush();
+        self.done.push(s);
+    }
+
+    /// Turns the accumulated pending rows, acks and last sent updates into statements.
+    fn flush(&mut self) {
+        let rows: Vec<(u64, i64, u64)> = self.inserts.drain(..).flatten().collect();
+        for chunk in rows.chunks(CHUNK) {
+            let mut sql = String::from("INSERT INTO SubsPending (subid, `row`, seq) VALUES ");
+            let mut args = Vec::with_capacity(chunk.len() * 3);
+            for (i, (subid, row, seq)) in chunk.iter().enumerate() {
+                sql.push_str(if i == 0 { "(?, ?, ?)" } else { ", (?, ?, ?)" });
+                args.extend([n(*subid), Arg::I64(*row), n(*seq)]);
             }
-            let id = ids.max_channel_id + 1;
-            ids.max_channel_id = id;
-            ids.channels.insert(channel.clone(), id);
-            out.push(stmt(
-                "INSERT INTO Channels (id, name, maxmsgs, maxbytes, maxage) VALUES (?, ?, ?, ?, ?)",
-                vec![
-                    Arg::I64(id),
-                    s(channel),
-                    Arg::I64(limits.max_msgs),
-                    Arg::I64(limits.max_bytes),
-                    Arg::I64(limits.max_age_ns),
-                ],
-            ));
+            self.done.push(Stmt { sql: sql.into(), args });
         }
-        Record::Msg { channel, sequence, timestamp, reply, data } => {
-            let id = ids.channel(channel)?;
-            let m = MsgProto {
-                sequence: *sequence,
-                subject: channel.clone(),
-                reply: reply.clone(),
-                data: data.clone(),
-                timestamp: *timestamp,
-                ..Default::default()
-            };
-            let blob = m.encode_to_vec();
-            out.push(stmt(
-                "INSERT INTO Messages (id, seq, timestamp, size, data) VALUES (?, ?, ?, ?, ?)",
-                vec![Arg::I64(id), n(*sequence), Arg::I64(*timestamp), n(blob.len() as u64), Arg::Bytes(blob)],
-            ));
+        self.index.clear();
+        for (subid, seqs) in std::mem::take(&mut self.deletes) {
+            for chunk in seqs.chunks(CHUNK) {
+                let mut sql = String::from("DELETE FROM SubsPending WHERE subid=? AND seq IN (");
+                let mut args = vec![n(subid)];
+                for (i, seq) in chunk.iter().enumerate() {
+                    sql.push_str(if i == 0 { "?" } else { ", ?" });
+                    args.push(n(*seq));
+                }
+                sql.push(')');
+                self.done.push(Stmt { sql: sql.into(), args });
+            }
         }
-        Record::MsgsTruncated { channel, first_seq } => {
-            let id = ids.channel(channel)?;
-            out.push(stmt("DELETE FROM Messages WHERE id=? AND seq<?", vec![Arg::I64(id), n(*first_seq)]));
-            // Keeps the last sequence known when every message is gone.
-            let last = first_seq.saturating_sub(1);
-            out.push(stmt(
-                "UPDATE Channels SET maxseq=? WHERE id=? AND maxseq<?",
-                vec![n(last), Arg::I64(id), n(last)],
-            ));
-        }
-        Record::SubUpsert { channel, sub } => {
-            let id = ids.channel(channel)?;
-            out.push(stmt("DELETE FROM Subscriptions WHERE id=? AND subid=?", vec![Arg::I64(id), n(sub.sub_id)]));
-            out.push(stmt(
-                "INSERT INTO Subscriptions (id, subid, lastsent, proto) VALUES (?, ?, ?, ?)",
-                vec![Arg::I64(id), n(sub.sub_id), n(sub.last_sent), Arg::Bytes(sub_state(sub).encode_to_vec())],
-            ));
-        }
-        Record::SubDeleted { channel, sub_id } => {
-            let id = ids.channel(channel)?;
-            out.push(stmt("DELETE FROM Subscriptions WHERE id=? AND subid=?", vec![Arg::I64(id), n(*sub_id)]));
-            out.push(stmt("DELETE FROM SubsPending WHERE subid=?", vec![n(*sub_id)]));
-        }
-        Record::Sent { sub_id, sequence, .. } => {
-            ids.max_row += 1;
-            out.push(stmt(
-                "INSERT INTO SubsPending (subid, `row`, seq) VALUES (?, ?, ?)",
-                vec![n(*sub_id), Arg::I64(ids.max_row), n(*sequence)],
-            ));
-        }
-        Record::Acked { channel, sub_id, sequence } => {
-            let id = ids.channel(channel)?;
-            out.push(stmt("DELETE FROM SubsPending WHERE subid=? AND seq=?", vec![n(*sub_id), n(*sequence)]));
-            out.push(stmt(
+        self.deleted.clear();
+        for ((cid, subid), seq) in std::mem::take(&mut self.last_sent) {
+            self.done.push(stmt(
                 "UPDATE Subscriptions SET lastsent=? WHERE id=? AND subid=? AND lastsent<?",
-                vec![n(*sequence), Arg::I64(id), n(*sub_id), n(*sequence)],
+                vec![n(seq), Arg::I64(cid), n(subid), n(seq)],
             ));
         }
     }
-    Ok(())
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.first.is_empty() && self.msgs.is_empty() && self.subs.is_empty()
+    }
+
+    /// A statement run before everything else of the batch.
+    pub fn push_first(&mut self, s: Stmt) {
+        self.first.push(s);
+    }
+
+    /// The statements of the batch, in execution order.
+    pub fn compile(mut self) -> Vec<Stmt> {
+        let mut out = std::mem::take(&mut self.first);
+        let mut rows: Vec<MsgRow> = Vec::new();
+        for op in self.msgs {
+            match op {
+                MsgOp::Insert(r) => rows.push(r),
+                MsgOp::Stmt(s) => {
+                    insert_msgs(&mut rows, &mut out);
+                    out.push(s);
+                }
+            }
+        }
+        insert_msgs(&mut rows, &mut out);
+        self.subs.flush();
+        out.append(&mut self.subs.done);
+        out
+    }
+
+    /// Adds what persists `rec`.
+    pub fn add(&mut self, rec: &Record, ids: &mut Ids, limits: RowLimits) -> Result<(), String> {
+        match rec {
+            Record::ServerInfo { .. } => {
+                // Written once when the store is opened (with the subjects), see `SqlJournal::open`.
+            }
+            Record::ClientAdded { client_id, hb_inbox, conn_id, protocol, ping_interval, ping_max_out } => {
+                let info = ClientInfo {
+                    id: client_id.clone(),
+                    hb_inbox: hb_inbox.clone(),
+                    conn_id: conn_id.clone(),
+                    protocol: *protocol,
+                    ping_interval: *ping_interval,
+                    ping_max_out: *ping_max_out,
+                };
+                self.first.push(stmt("DELETE FROM Clients WHERE id=?", vec![s(client_id)]));
+                self.first.push(stmt(
+                    "INSERT INTO Clients (id, hbinbox, proto) VALUES (?, ?, ?)",
+                    vec![s(client_id), s(hb_inbox), Arg::Bytes(info.encode_to_vec())],
+                ));
+            }
+            Record::ClientRemoved { client_id } => {
+                self.first.push(stmt("DELETE FROM Clients WHERE id=?", vec![s(client_id)]))
+            }
+            Record::ChannelCreated { channel } => {
+                if ids.channels.contains_key(channel) {
+                    return Ok(());
+                }
+                let id = ids.max_channel_id + 1;
+                ids.max_channel_id = id;
+                ids.channels.insert(channel.clone(), id);
+                self.first.push(stmt(
+                    "INSERT INTO Channels (id, name, maxmsgs, maxbytes, maxage) VALUES (?, ?, ?, ?, ?)",
+                    vec![
+                        Arg::I64(id),
+                        s(channel),
+                        Arg::I64(limits.max_msgs),
+                        Arg::I64(limits.max_bytes),
+                        Arg::I64(limits.max_age_ns),
+                    ],
+                ));
+            }
+            Record::Msg { channel, sequence, timestamp, reply, data } => {
+                let id = ids.channel(channel)?;
+                let m = MsgProto {
+                    sequence: *sequence,
+                    subject: channel.clone(),
+                    reply: reply.clone(),
+                    data: data.clone(),
+                    timestamp: *timestamp,
+                    ..Default::default()
+                };
+                self.msgs.push(MsgOp::Insert(MsgRow {
+                    channel_id: id,
+                    seq: *sequence,
+                    timestamp: *timestamp,
+                    blob: m.encode_to_vec(),
+                }));
+            }
+            Record::MsgsTruncated { channel, first_seq } => {
+                let id = ids.channel(channel)?;
+                self.msgs.push(MsgOp::Stmt(stmt(
+                    "DELETE FROM Messages WHERE id=? AND seq<?",
+                    vec![Arg::I64(id), n(*first_seq)],
+                )));
+                // Keeps the last sequence known when every message is gone.
+                let last = first_seq.saturating_sub(1);
+                self.first.push(stmt(
+                    "UPDATE Channels SET maxseq=? WHERE id=? AND maxseq<?",
+                    vec![n(last), Arg::I64(id), n(last)],
+                ));
+            }
+            Record::SubUpsert { channel, sub } => {
+                let id = ids.channel(channel)?;
+                self.subs.barrier(stmt(
+                    "DELETE FROM Subscriptions WHERE id=? AND subid=?",
+                    vec![Arg::I64(id), n(sub.sub_id)],
+                ));
+                self.subs.barrier(stmt(
+                    "INSERT INTO Subscriptions (id, subid, lastsent, proto) VALUES (?, ?, ?, ?)",
+                    vec![Arg::I64(id), n(sub.sub_id), n(sub.last_sent), Arg::Bytes(sub_state(sub).encode_to_vec())],
+                ));
+            }
+            Record::SubDeleted { channel, sub_id } => {
+                let id = ids.channel(channel)?;
+                self.subs
+                    .barrier(stmt("DELETE FROM Subscriptions WHERE id=? AND subid=?", vec![Arg::I64(id), n(*sub_id)]));
+                self.subs.barrier(stmt("DELETE FROM SubsPending WHERE subid=?", vec![n(*sub_id)]));
+            }
+            Record::Sent { sub_id, sequence, .. } => {
+                ids.max_row += 1;
+                self.subs.sent(*sub_id, ids.max_row, *sequence);
+            }
+            Record::Acked { channel, sub_id, sequence } => {
+                let id = ids.channel(channel)?;
+                self.subs.acked(id, *sub_id, *sequence);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Multi-row inserts of the message rows collected so far.
+fn insert_msgs(rows: &mut Vec<MsgRow>, out: &mut Vec<Stmt>) {
+    for chunk in rows.chunks(CHUNK) {
+        let mut sql = String::from("INSERT INTO Messages (id, seq, timestamp, size, data) VALUES ");
+        let mut args = Vec::with_capacity(chunk.len() * 5);
+        for (i, r) in chunk.iter().enumerate() {
+            sql.push_str(if i == 0 { "(?, ?, ?, ?, ?)" } else { ", (?, ?, ?, ?, ?)" });
+            args.extend([
+                Arg::I64(r.channel_id),
+                n(r.seq),
+                Arg::I64(r.timestamp),
+                n(r.blob.len() as u64),
+                Arg::Bytes(r.blob.clone()),
+            ]);
+        }
+        out.push(Stmt { sql: sql.into(), args });
+    }
+    rows.clear();
 }
 
 #[cfg(test)]
@@ -197,21 +362,52 @@ mod tests {
         assert_eq!((back.client_id.as_str(), back.inbox.as_str()), ("", ""));
     }
 
+    fn msg(seq: u64) -> Record {
+        Record::Msg { channel: "x".into(), sequence: seq, timestamp: 0, reply: String::new(), data: Default::default() }
+    }
+
     #[test]
     fn unknown_channel_is_an_error() {
         let mut ids = Ids::default();
-        let mut out = Vec::new();
-        let rec = Record::Msg {
-            channel: "x".into(),
-            sequence: 1,
-            timestamp: 0,
-            reply: String::new(),
-            data: Default::default(),
-        };
-        assert!(statements(&rec, &mut ids, RowLimits::default(), &mut out).unwrap_err().contains("unknown channel"));
-        statements(&Record::ChannelCreated { channel: "x".into() }, &mut ids, RowLimits::default(), &mut out).unwrap();
-        statements(&rec, &mut ids, RowLimits::default(), &mut out).unwrap();
-        assert_eq!(out.len(), 2);
+        let mut b = Batch::default();
+        assert!(b.add(&msg(1), &mut ids, RowLimits::default()).unwrap_err().contains("unknown channel"));
+        b.add(&Record::ChannelCreated { channel: "x".into() }, &mut ids, RowLimits::default()).unwrap();
+        b.add(&msg(1), &mut ids, RowLimits::default()).unwrap();
+        assert_eq!(b.compile().len(), 2);
         assert_eq!(ids.channels["x"], 1);
+    }
+
+    #[test]
+    fn batches_become_multi_row_statements_in_order() {
+        let mut ids = Ids::default();
+        let lim = RowLimits::default();
+        let mut b = Batch::default();
+        b.add(&Record::ChannelCreated { channel: "x".into() }, &mut ids, lim).unwrap();
+        let sent = |seq| Record::Sent { channel: "x".into(), sub_id: 7, sequence: seq };
+        let acked = |seq| Record::Acked { channel: "x".into(), sub_id: 7, sequence: seq };
+        for seq in 1..=3 {
+            b.add(&msg(seq), &mut ids, lim).unwrap();
+            b.add(&sent(seq), &mut ids, lim).unwrap();
+        }
+        b.add(&acked(2), &mut ids, lim).unwrap();
+        b.add(&acked(9), &mut ids, lim).unwrap();
+        b.add(&Record::MsgsTruncated { channel: "x".into(), first_seq: 2 }, &mut ids, lim).unwrap();
+        b.add(&msg(4), &mut ids, lim).unwrap();
+        let sqls: Vec<String> = b.compile().into_iter().map(|s| format!("{} {}", s.sql, s.args.len())).collect();
+        let five = "(?, ?, ?, ?, ?)";
+        assert_eq!(
+            sqls,
+            vec![
+                "INSERT INTO Channels (id, name, maxmsgs, maxbytes, maxage) VALUES (?, ?, ?, ?, ?) 5".to_string(),
+                "UPDATE Channels SET maxseq=? WHERE id=? AND maxseq<? 3".to_string(),
+                format!("INSERT INTO Messages (id, seq, timestamp, size, data) VALUES {five}, {five}, {five} 15"),
+                "DELETE FROM Messages WHERE id=? AND seq<? 2".to_string(),
+                format!("INSERT INTO Messages (id, seq, timestamp, size, data) VALUES {five} 5"),
+                // Sequence 2 was sent and acknowledged in the batch: only 1 and 3 are written.
+                "INSERT INTO SubsPending (subid, `row`, seq) VALUES (?, ?, ?), (?, ?, ?) 6".to_string(),
+                "DELETE FROM SubsPending WHERE subid=? AND seq IN (?, ?) 3".to_string(),
+                "UPDATE Subscriptions SET lastsent=? WHERE id=? AND subid=? AND lastsent<? 4".to_string(),
+            ]
+        );
     }
 }
