@@ -77,6 +77,12 @@ export interface EventBatch {
   strs: Array<string>
 }
 
+/**
+ * The latest CLOCK_MONOTONIC ns of each round-trip hop (stan-client's
+ * `hop_trace`; all zero unless built with the `hop-trace` feature).
+ */
+export declare function hopMarks(): Array<number>
+
 /** Connection options (see `lib/options.js` for where each comes from). */
 export interface NativeOptions {
   /** NATS server URLs, in the order to try. */

@@ -144,6 +144,11 @@ impl Engine {
                 }
             }
         }
+        // Refuse commands from now on, and answer the ones already queued
+        // ("Connection closed", their reply senders are dropped) before
+        // the bounded wait for NATS below, not after it.
+        inputs.commands.close();
+        while inputs.commands.try_recv().is_ok() {}
         drop(inbound);
         out.finish(Duration::from_secs(2)).await;
     }

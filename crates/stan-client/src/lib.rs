@@ -30,6 +30,7 @@ mod connection;
 mod engine;
 mod error;
 mod events;
+pub mod hop_trace;
 mod message;
 mod nats_link;
 mod options;

@@ -19,6 +19,7 @@ use stan_core::Connection as Core;
 use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 
+use crate::hop_trace::{self, Hop};
 use crate::nats_link::{Inbound, Op, Outbound, PLAIN_SID_BASE};
 use crate::{Error, Options};
 use bytes::Bytes;
@@ -391,6 +392,10 @@ impl<S: EventSink> Driver<S> {
                             let id = m.sid.0 - PLAIN_SID_BASE;
                             self.batch.push(SessionEvent::Plain { id, subject: m.subject, reply: m.reply, payload: m.payload });
                         } else {
+                            if cfg!(feature = "hop-trace") {
+                                let hop = if m.subject == core.ack_subject() { Hop::PubAckIn } else { Hop::DeliveryIn };
+                                hop_trace::mark(hop);
+                            }
                             core.handle_message(now, m);
                         }
                     }
@@ -517,6 +522,11 @@ impl<S: EventSink> Driver<S> {
             self.shared.lane_clear.store(out.is_idle() && pending_empty, Ordering::Release);
         }
         if !self.batch.is_empty() {
+            if cfg!(feature = "hop-trace")
+                && self.batch.iter().any(|e| matches!(e, SessionEvent::Core(stan_core::Event::Message { .. })))
+            {
+                hop_trace::mark(Hop::DeliveryToSink);
+            }
             self.sink.deliver(&mut self.batch);
             self.batch.clear();
         }

@@ -26,6 +26,7 @@ use napi::bindgen_prelude::{Buffer, Float64Array, Uint8ArraySlice};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
+use stan_client::hop_trace::{self, Hop};
 use stan_client::shared::{PlainOp, SessionEvent, SharedSession};
 use stan_core::SubId;
 
@@ -81,6 +82,8 @@ struct Sink {
 
 impl stan_client::shared::EventSink for Sink {
     fn deliver(&mut self, events: &mut Vec<SessionEvent>) {
+        let delivery = cfg!(feature = "hop-trace")
+            && events.iter().any(|e| matches!(e, SessionEvent::Core(stan_core::Event::Message { .. })));
         let call = {
             let mut o = lock(&self.outbox);
             for ev in events.drain(..) {
@@ -90,10 +93,20 @@ impl stan_client::shared::EventSink for Sink {
             o.scheduled |= call;
             call
         };
+        if delivery {
+            hop_trace::mark(Hop::WakeCaller);
+        }
         if call {
             self.wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
         }
     }
+}
+
+/// The latest CLOCK_MONOTONIC ns of each round-trip hop (stan-client's
+/// `hop_trace`; all zero unless built with the `hop-trace` feature).
+#[napi]
+pub fn hop_marks() -> Vec<f64> {
+    hop_trace::marks().iter().map(|&ns| ns as f64).collect()
 }
 
 /// One STAN connection.
@@ -131,6 +144,7 @@ impl NativeStan {
     /// Everything that happened since the last call.
     #[napi]
     pub fn take_events(&self) -> EventBatch {
+        hop_trace::mark(Hop::EventsTaken);
         let (nums, data, strs) = {
             let mut o = lock(&self.outbox);
             o.scheduled = false;
@@ -143,8 +157,18 @@ impl NativeStan {
     /// `MAX_FLIGHT_LIMIT_REACHED` or `BAD_SUBJECT`.
     #[napi]
     pub fn publish(&self, subject: String, data: Uint8ArraySlice) -> Result<String, napi::Error<String>> {
+        hop_trace::mark(Hop::PublishCall);
         let bytes: &[u8] = &data;
-        self.session.with(|c, now| c.publish(now, &subject, bytes)).map_err(|e| errors::throw(&e))
+        let r = self
+            .session
+            .with(|c, now| {
+                let r = c.publish(now, &subject, bytes);
+                hop_trace::mark(Hop::PublishQueued);
+                r
+            })
+            .map_err(|e| errors::throw(&e));
+        hop_trace::mark(Hop::PublishReturned);
+        r
     }
 
     /// Publish a string as UTF-8; returns the guid (errors as `publish`).
