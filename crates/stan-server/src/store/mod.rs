@@ -7,6 +7,7 @@
 //! records in order to rebuild its state.
 
 pub mod file;
+pub mod jetstream;
 
 use bytes::Bytes;
 use std::io;
