@@ -2,7 +2,7 @@
 // server dies, and when a restarted (memory-store) server no longer knows the client.
 
 import { CLIENT, expectServerError } from './helpers/client';
-import { StanServer } from './helpers/server';
+import { StanServer, storeKind } from './helpers/server';
 import { Clients, errText, once, publish, subscribe, uid } from './helpers/stan';
 
 let srv: StanServer | undefined;
@@ -47,7 +47,8 @@ describe('connection lost', () => {
     expect(elapsed).toBeLessThan(6000);
   });
 
-  test('server restarted without state: pings are answered "client has been replaced or is no longer registered"', async () => {
+  // With STAN_STORE=jetstream the state survives a restart: nothing to test there.
+  (storeKind() === 'jetstream' ? test.skip : test)('server restarted without state: pings are answered "client has been replaced or is no longer registered"', async () => {
     srv = await StanServer.start();
     // Many allowed missed pings, so the server's answer (not the ping count) ends the connection.
     const sc = await clients.connect(uid('orphan'), {
