@@ -74,14 +74,19 @@ impl Names {
     }
 }
 
-/// `s` as a stream-name token: `[A-Za-z0-9_-]` kept, anything else `_`;
-/// when anything was replaced, a hash of `s` is appended so that distinct
+/// Longest token kept whole (JetStream stream names have at most 255 bytes).
+const MAX_TOKEN: usize = 100;
+
+/// `s` as a stream-name token: `[A-Za-z0-9-]` kept, anything else `_`;
+/// when anything was replaced, `s` holds a `_` or is longer than
+/// [`MAX_TOKEN`] (then cut), a hash of `s` is appended so that distinct
 /// names stay distinct.
 pub fn token(s: &str) -> String {
-    let t: String = s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-    if t == s && !s.is_empty() && !s.contains('_') {
+    let mut t: String = s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    if t == s && !s.is_empty() && !s.contains('_') && s.len() <= MAX_TOKEN {
         return t;
     }
+    t.truncate(MAX_TOKEN);
     // FNV-1a, 32 bits: stable across versions and platforms.
     let mut h: u32 = 0x811c_9dc5;
     for b in s.bytes() {
@@ -521,6 +526,9 @@ mod tests {
         assert!(token("a.b").starts_with("a_b_"));
         assert!(token("a_b").starts_with("a_b_"));
         assert!(token("x y/z*").chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+        let long = "a".repeat(1000);
+        assert_eq!(token(&long).len(), MAX_TOKEN + 9);
+        assert_ne!(token(&long), token(&"a".repeat(999)));
     }
 
     #[test]
