@@ -1,8 +1,9 @@
 //! The JetStream store (`--store jetstream`) on a real 3-node JetStream
 //! cluster (stan-testkit's `JsCluster`): durable state across a stan-server
 //! restart, a JetStream consumer reading a channel's stream (interop), a
-//! nats-server node killed (SIGKILL) in the middle of publishing, and a
-//! standby stan-server taking over from a killed active one.
+//! nats-server node killed (SIGKILL) in the middle of publishing, a
+//! standby stan-server taking over from a killed active one, and an active
+//! paused past its lease stopping once it resumes.
 
 mod support;
 
@@ -234,5 +235,47 @@ async fn a_standby_takes_over_when_the_active_is_killed() {
     assert!(after.values().all(|n| *n == 1), "{after:?}");
     assert!(takeover < Duration::from_secs(30), "takeover took {takeover:?}");
     within(20, sc.close()).await.expect("the client kept its session across the takeover");
+    b.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_active_that_lost_its_lease_stops_without_writing() {
+    let _g = SERIAL.lock().await;
+    let js = JsCluster::start(3);
+    let urls = js.urls();
+    let mut a = stan("js-pause", &urls, &[], "Streaming Server is ready");
+    let mut b = stan("js-pause", &urls, &[], "Standby");
+    let sc = within(20, stan_client::connect("js-pause", "c1", opts(&urls))).await.unwrap();
+    for i in 0..5 {
+        within(20, sc.publish("p", format!("m{i}"))).await.unwrap();
+    }
+    // SIGSTOP the active for longer than its lease (3 s): the standby takes over.
+    let pid = a.pid().unwrap() as i32;
+    // SAFETY: signalling the stan-server this test started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    wait_log(&mut b, "Streaming Server is ready", 60);
+    let mut retries = 0;
+    for i in 5..10 {
+        retries += publish_acked(&sc, "p", format!("m{i}"), 60, &b).await - 1;
+    }
+    // Resumed, the old active finds its lease taken and exits before writing anything.
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !a.has_exited() {
+        assert!(Instant::now() < deadline, "the old active still runs:\n{}", a.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(a.log().contains("Lost the active lease"), "{}", a.log());
+    // Meanwhile the new active keeps serving: one more publish, then everything in order.
+    publish_acked(&sc, "p", "m10".to_string(), 60, &b).await;
+    let mut all = within(20, sc.subscribe("p", SubscriptionOptions::default().deliver_all_available())).await.unwrap();
+    let got = drain(&mut all, Duration::from_secs(3), 1000).await;
+    let want: BTreeSet<String> = (0..11).map(|i| format!("m{i}")).collect();
+    assert_eq!(got.keys().cloned().collect::<BTreeSet<_>>(), want, "{got:?}");
+    let dups: u32 = got.values().map(|n| n - 1).sum();
+    eprintln!("paused active: old one exited; 11 acked, {dups} duplicates, {retries} retries");
+    assert!(dups <= retries, "{dups} duplicates for {retries} retries");
+    within(20, sc.close()).await.expect("the client kept its session");
     b.stop();
 }
