@@ -2,8 +2,7 @@
 // server dies, and when a restarted (memory-store) server no longer knows the client.
 
 import { CLIENT, expectServerError } from './helpers/client';
-import { StanServer } from './helpers/server';
-import { sqlStore } from './helpers/sqldb';
+import { StanServer, storeKind } from './helpers/server';
 import { Clients, errText, once, publish, subscribe, uid } from './helpers/stan';
 
 let srv: StanServer | undefined;
@@ -48,8 +47,8 @@ describe('connection lost', () => {
     expect(elapsed).toBeLessThan(6000);
   });
 
-  // A restart without state needs the memory store (STAN_STORE=sql-* keeps the state).
-  (sqlStore() === undefined ? test : test.skip)('server restarted without state: pings are answered "client has been replaced or is no longer registered"', async () => {
+  // A restart without state needs the memory store (STAN_STORE=sql-* and jetstream keep the state).
+  (storeKind() === 'default' ? test : test.skip)('server restarted without state: pings are answered "client has been replaced or is no longer registered"', async () => {
     srv = await StanServer.start();
     // Many allowed missed pings, so the server's answer (not the ping count) ends the connection.
     const sc = await clients.connect(uid('orphan'), {

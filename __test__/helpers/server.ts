@@ -12,6 +12,14 @@
 //!
 //! `STAN_STORE=sql-postgres|sql-mysql` gives every server started without
 //! `store: 'FILE'` an SQL store on a fresh database (sqldb.ts).
+//! `STAN_STORE=jetstream` (ours only) runs every server a test starts with the
+//! default (memory) store on `--store jetstream` instead: the harness starts a
+//! private JetStream nats-server (`-js`, its own store directory) on the
+//! server's port and runs stan-server with `-ns` to it. A test that chooses its
+//! own store, NATS server, credentials or TLS keeps its setup. The JetStream
+//! server stands in for ours' nats-server child: `stop()`/`kill9()` end it
+//! too and `restart()` starts it again (its data stay: state survives a
+//! restart, unlike the memory store); `dispose()` also removes its data.
 //!
 //! Every server runs in a process group of its own that this harness created,
 //! so stop()/kill9() also end any child (ours runs a nats-server child) and
@@ -83,6 +91,15 @@ export interface ServerOptions {
    * STAN server's `port`/`url` are then the nats-server's.
    */
   natsServer?: NatsServer;
+}
+
+/** The store `STAN_STORE` selects for tests that keep the default one. */
+export function storeKind(): 'default' | 'jetstream' | 'sql' {
+  const v = (process.env.STAN_STORE ?? '').toLowerCase();
+  if (v === '' || v === 'default' || v === 'memory') return 'default';
+  if (v === 'jetstream') return 'jetstream';
+  if (v === 'sql-postgres' || v === 'sql-mysql') return 'sql';
+  throw new Error(`STAN_STORE must be jetstream, sql-postgres, sql-mysql or unset, got '${v}'`);
 }
 
 /** Ask the kernel for a free TCP port on 127.0.0.1. */
@@ -157,6 +174,8 @@ export class StanServer {
   private ownsDir = false;
   /** `-st SQL ...` flags under STAN_STORE=sql-* (a database of its own, kept across restarts). */
   private sqlArgs: string[] = [];
+  /** The JetStream nats-server this harness started for `STAN_STORE=jetstream`. */
+  private jsNats: NatsServer | undefined;
 
   private constructor(opts: ServerOptions, port: number, monitorPort: number, dir: string | undefined) {
     this.impl = impl();
@@ -178,11 +197,29 @@ export class StanServer {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stan-test-store-'));
       ownsDir = true;
     }
+    let jsNats: NatsServer | undefined;
+    if (
+      storeKind() === 'jetstream' &&
+      impl() === 'ours' &&
+      (opts.store ?? 'MEMORY') === 'MEMORY' &&
+      opts.natsServer === undefined &&
+      opts.auth === undefined &&
+      opts.tlsCa === undefined
+    ) {
+      jsNats = await NatsServer.start({ jetstream: true, port });
+      opts = { ...opts, natsServer: jsNats, extraArgs: ['--store', 'jetstream', ...(opts.extraArgs ?? [])] };
+    }
     const s = new StanServer(opts, port, monitorPort, dir);
     s.ownsDir = ownsDir;
     const sql = sqlStore();
     if (sql !== undefined && opts.store !== 'FILE') s.sqlArgs = freshDatabaseArgs(sql);
-    await s.launch();
+    s.jsNats = jsNats;
+    try {
+      await s.launch();
+    } catch (e) {
+      await jsNats?.dispose();
+      throw e;
+    }
     return s;
   }
 
@@ -348,6 +385,7 @@ export class StanServer {
     }
     // The server is gone; anything still in its group (an orphaned child) goes too.
     this.killGroupSync('SIGKILL');
+    await this.jsNats?.stop();
     if (this.proc.pid !== undefined) unregister(this.proc.pid);
   }
 
@@ -355,6 +393,7 @@ export class StanServer {
   async kill9(): Promise<void> {
     if (this.proc === undefined) return;
     this.killGroupSync('SIGKILL');
+    await this.jsNats?.kill9();
     await this.waitExit(5000);
     if (this.proc.pid !== undefined) unregister(this.proc.pid);
   }
@@ -363,6 +402,7 @@ export class StanServer {
   async restart(): Promise<void> {
     if (this.running) await this.stop();
     this.logBuf += '\n[harness] ---- restart ----\n';
+    if (this.jsNats !== undefined && !this.jsNats.running) await this.jsNats.restart();
     // The ports were just released; retry briefly if the bind races.
     let lastErr: Error | undefined;
     for (let i = 0; i < 3; i++) {
@@ -380,6 +420,8 @@ export class StanServer {
   /** Stop and remove a store directory this harness created. */
   async dispose(): Promise<void> {
     await this.stop();
+    await this.jsNats?.dispose();
+    this.jsNats = undefined;
     if (this.ownsDir && this.dir !== undefined) {
       fs.rmSync(this.dir, { recursive: true, force: true });
     }
@@ -395,15 +437,25 @@ export class NatsServer {
   private proc: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
   private logBuf = '';
+  /** With JetStream: its store directory (kept across restarts, removed by dispose()). */
+  private storeDir: string | undefined;
 
   private constructor(port: number) {
     this.port = port;
   }
 
-  static async start(): Promise<NatsServer> {
-    const n = new NatsServer(await freePort());
+  /** A plain nats-server; with `jetstream`, `-js` with a fresh store directory. */
+  static async start(o: { jetstream?: boolean; port?: number } = {}): Promise<NatsServer> {
+    const n = new NatsServer(o.port ?? (await freePort()));
+    if (o.jetstream) n.storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stan-test-js-'));
     await n.launch();
     return n;
+  }
+
+  /** Stop, and remove the JetStream store directory if any. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    if (this.storeDir !== undefined) fs.rmSync(this.storeDir, { recursive: true, force: true });
   }
 
   get url(): string {
@@ -425,7 +477,9 @@ export class NatsServer {
   private async launch(timeoutMs = 10000): Promise<void> {
     const bin = natsServerBinary();
     if (!fs.existsSync(bin)) throw new Error(`nats-server not found at ${bin} (run .ci/setup, or set NATS_SERVER_BIN)`);
-    const proc = spawn(bin, ['-a', '127.0.0.1', '-p', String(this.port)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const args = ['-a', '127.0.0.1', '-p', String(this.port)];
+    if (this.storeDir !== undefined) args.push('-js', '--store_dir', this.storeDir);
+    const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.proc = proc;
     if (proc.pid !== undefined) register(proc.pid);
     const onData = (d: Buffer): void => {

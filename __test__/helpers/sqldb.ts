@@ -23,10 +23,10 @@ const ROOT = path.resolve(__dirname, '..', '..');
 /** The SQL store selected by `STAN_STORE`, or undefined for the default (memory). */
 export function sqlStore(): SqlKind | undefined {
   const v = (process.env.STAN_STORE ?? '').toLowerCase();
-  if (v === '' || v === 'memory') return undefined;
+  if (v === '' || v === 'memory' || v === 'default' || v === 'jetstream') return undefined;
   if (v === 'sql-postgres') return 'postgres';
   if (v === 'sql-mysql') return 'mysql';
-  throw new Error(`STAN_STORE must be memory, sql-postgres or sql-mysql, got '${v}'`);
+  throw new Error(`STAN_STORE must be memory, jetstream, sql-postgres or sql-mysql, got '${v}'`);
 }
 
 function pgBin(name: string): string {

@@ -9,6 +9,8 @@ pub enum StoreType {
     Memory,
     File,
     Sql,
+    /// `--store jetstream`: channels and state in a JetStream cluster (`-ns`).
+    JetStream,
 }
 
 /// The SQL store's flags (`--sql_*`), as in nats-streaming-server.
@@ -39,6 +41,10 @@ pub struct Options {
     pub dir: Option<String>,
     pub file_sync: bool,
     pub sql: SqlFlags,
+    /// `--js_replicas`: replicas of each JetStream stream (JETSTREAM store).
+    pub js_replicas: Option<usize>,
+    /// `--js_lease`: the active server's lease time (JETSTREAM store).
+    pub js_lease: Option<Duration>,
     pub nats_server: Option<String>,
     /// 0 errors, 1 info, 2 debug, 3 trace.
     pub stan_log_level: u8,
@@ -133,6 +139,8 @@ impl Default for Options {
             dir: None,
             file_sync: true,
             sql: SqlFlags::default(),
+            js_replicas: None,
+            js_lease: None,
             nats_server: None,
             stan_log_level: 1,
             nats_debug: false,
@@ -177,7 +185,7 @@ Usage: stan-server [options]
 
 Streaming Server Options:
     -cid, --cluster_id  <string>     Cluster ID (default: test-cluster)
-    -st,  --store <string>           Store type: MEMORY|FILE|SQL (default: MEMORY)
+    -st,  --store <string>           Store type: MEMORY|FILE|SQL|JETSTREAM (default: MEMORY)
           --dir <string>             For FILE store type, this is the root directory
           --file_sync <bool>         FILE store: fsync each batch before PubAcks (default: true)
           --sql_driver <string>      SQL store: postgres or mysql
@@ -185,6 +193,8 @@ Streaming Server Options:
                                      or \"nss:pwd@tcp(127.0.0.1:3306)/nss_db\" (the original's schema must exist)
           --sql_no_caching <bool>    SQL store: accepted; every change is always written before the reply
           --sql_max_open_conns <int> SQL store: max connections to the database (stan-server uses 1)
+          --js_replicas <int>        JETSTREAM store: replicas of each stream, 1..5 (default: 1)
+          --js_lease <duration>      JETSTREAM store: lease time of the active server (default: 5s)
     -mc,  --max_channels <int>       Max number of channels (0 for unlimited, default 100)
     -msu, --max_subs <int>           Max number of subscriptions per channel (0 for unlimited, default 1000)
     -mm,  --max_msgs <int>           Max number of messages per channel (0 for unlimited, default 1000000)
@@ -299,6 +309,8 @@ const VALUE_FLAGS: &[&str] = &[
     "sql_source",
     "sql_max_open_conns",
     "sql_bulk_insert_limit",
+    "js_replicas",
+    "js_lease",
     "ns",
     "nats_server",
     "l",
@@ -395,6 +407,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
                     "MEMORY" => StoreType::Memory,
                     "FILE" => StoreType::File,
                     "SQL" => StoreType::Sql,
+                    "JETSTREAM" => StoreType::JetStream,
                     _ => return Err(format!("unknown store type: {v}")),
                 }
             }
@@ -409,6 +422,20 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
                         "-{name} {v}: not supported by stan-server (each commit already uses multi-row inserts); remove the flag or pass 0"
                     ));
                 }
+            }
+            "js_replicas" => {
+                let n: usize = parse_num(&name, &v)?;
+                if !(1..=5).contains(&n) {
+                    return Err(format!("-{name} {v}: the number of JetStream replicas must be 1 to 5"));
+                }
+                o.js_replicas = Some(n);
+            }
+            "js_lease" => {
+                let d = parse_duration(&v).ok_or_else(|| bad(&name, &v))?;
+                if d < Duration::from_secs(1) {
+                    return Err(format!("-{name} {v}: the lease time must be at least 1s"));
+                }
+                o.js_lease = Some(d);
             }
             "ns" | "nats_server" => o.nats_server = Some(v),
             "l" | "log" => o.log_file = Some(v),
@@ -469,11 +496,31 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
             return Err("for SQL store type, the data source must be specified with --sql_source".into());
         }
     }
+    check_jetstream(&o)?;
     if o.hb_interval.is_zero() || o.hb_timeout.is_zero() {
         return Err("heartbeat interval and timeout must be positive".into());
     }
     check_security(&o)?;
     Ok(Command::Run(Box::new(o)))
+}
+
+/// The JETSTREAM store's flags, and what it cannot be combined with.
+fn check_jetstream(o: &Options) -> Result<(), String> {
+    if o.store != StoreType::JetStream {
+        if o.js_replicas.is_some() || o.js_lease.is_some() {
+            return Err("--js_replicas and --js_lease are for the JETSTREAM store (--store jetstream)".into());
+        }
+        return Ok(());
+    }
+    if o.nats_server.is_none() {
+        return Err("the JETSTREAM store needs -ns/--nats_server: the URL of a JetStream-enabled NATS server \
+                    or cluster (an embedded nats-server is not started with JetStream yet)"
+            .into());
+    }
+    if o.dir.is_some() {
+        return Err("--dir is for the FILE store; the JETSTREAM store keeps everything in JetStream".into());
+    }
+    Ok(())
 }
 
 /// Refuse combinations that would be accepted and then not honoured.
@@ -686,6 +733,21 @@ mod tests {
         assert_eq!(o.max_age, Duration::from_secs(3720));
         assert!(o.replace_durable);
         assert_eq!(o.nats_server.as_deref(), Some("nats://h:1"));
+    }
+
+    #[test]
+    fn jetstream_store_flags() {
+        let o = run(&["-st", "jetstream", "-ns", "nats://a:4222,nats://b:4222", "--js_replicas", "3", "--js_lease=2s"]);
+        assert_eq!((o.store, o.js_replicas, o.js_lease), (StoreType::JetStream, Some(3), Some(Duration::from_secs(2))));
+        let err = |a: &[&str]| parse(a.iter().map(|s| s.to_string())).unwrap_err();
+        assert!(err(&["-st", "jetstream"]).contains("needs -ns"));
+        assert!(
+            err(&["-st", "jetstream", "-ns", "nats://a:1", "--dir", "/tmp/x"]).contains("--dir is for the FILE store")
+        );
+        assert!(err(&["-st", "jetstream", "-ns", "nats://a:1", "--js_replicas", "7"]).contains("1 to 5"));
+        assert!(err(&["-st", "jetstream", "-ns", "nats://a:1", "--js_lease", "100ms"]).contains("at least 1s"));
+        assert!(err(&["--js_replicas", "3"]).contains("for the JETSTREAM store"));
+        assert!(err(&["-st", "file", "--dir", "/tmp/x", "--js_lease", "3s"]).contains("for the JETSTREAM store"));
     }
 
     #[test]

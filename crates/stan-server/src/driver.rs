@@ -52,7 +52,13 @@ pub async fn connect_nats(url: &str, name: &str, security: &Security) -> Result<
                 log::info(format_args!("NATS connection event: {ev}"));
             });
         o = security.apply(o)?;
-        match o.connect(url).await {
+        // `-ns` may list several servers of a cluster, comma-separated.
+        let addrs = url
+            .split(',')
+            .map(|u| u.trim().parse::<async_nats::ServerAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("invalid NATS URL {url}: {e}"))?;
+        match o.connect(addrs).await {
             Ok(c) => return Ok(c),
             Err(e) if e.kind() == ConnectErrorKind::AuthorizationViolation => {
                 return Err(format!("cannot connect to NATS at {url}: Authorization Violation"));

@@ -20,8 +20,9 @@ use config::{Command, Options, StoreType};
 use state::channel::ChannelLimits;
 use std::process::ExitCode;
 use std::time::SystemTime;
+use store::jetstream::{JsConfig, JsJournal};
 use store::sql::{self, SqlJournal};
-use store::{file::FileJournal, Journal, NoJournal, SyncPolicy};
+use store::{file::FileJournal, Journal, NoJournal, Record, SyncPolicy};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -110,6 +111,13 @@ fn run(opts: Options) -> Result<(), String> {
         }
     };
     let url = opts.nats_server.clone().unwrap_or_else(|| child.as_ref().map(|c| c.url.clone()).unwrap_or_default());
+    let server_id = stan_proto::nuid::next();
+    // The JetStream store blocks on its own runtime: open it (and, as a
+    // standby, wait for the active lease) before ours starts.
+    let js = match opts.store {
+        StoreType::JetStream => Some(open_jetstream(&opts, &url, &server_id)?),
+        _ => None,
+    };
     // One thread: the NATS connection and the protocol core hand messages to
     // each other without cross-thread wake-ups (see driver.rs).
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -120,7 +128,7 @@ fn run(opts: Options) -> Result<(), String> {
     // the supervisor gives up and `gave_up` shuts us down with its error.
     let (gave_up_tx, gave_up_rx) = tokio::sync::oneshot::channel::<String>();
     let supervisor = child.take().map(|c| nats_supervisor::Supervisor::spawn(c, opts.clone(), gave_up_tx));
-    let result = rt.block_on(serve(&opts, &url, gave_up_rx));
+    let result = rt.block_on(serve(&opts, &url, gave_up_rx, server_id, js));
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
     if let Some(s) = supervisor {
         s.stop();
@@ -128,7 +136,27 @@ fn run(opts: Options) -> Result<(), String> {
     result
 }
 
-async fn serve(opts: &Options, url: &str, died_rx: tokio::sync::oneshot::Receiver<String>) -> Result<(), String> {
+fn open_jetstream(opts: &Options, url: &str, server_id: &str) -> Result<(JsJournal, Vec<Record>), String> {
+    let cfg = JsConfig {
+        cluster_id: opts.cluster_id.clone(),
+        replicas: opts.js_replicas.unwrap_or(1),
+        lease: opts.js_lease.unwrap_or(std::time::Duration::from_secs(5)),
+        max_msgs: opts.max_msgs,
+        max_bytes: opts.max_bytes,
+        max_age: opts.max_age,
+    };
+    log::info(format_args!("JetStream store at {url}: {} replica(s), lease time {:?}", cfg.replicas, cfg.lease));
+    let security = nats_conn::Security::from_options(opts);
+    JsJournal::open(url, &security, cfg, server_id).map_err(|e| format!("cannot open the JetStream store: {e}"))
+}
+
+async fn serve(
+    opts: &Options,
+    url: &str,
+    died_rx: tokio::sync::oneshot::Receiver<String>,
+    server_id: String,
+    js: Option<(JsJournal, Vec<Record>)>,
+) -> Result<(), String> {
     // Install the handlers first: until then SIGTERM would kill us without cleanup.
     let signal = shutdown_signal()?;
     let child_died = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
@@ -161,7 +189,6 @@ async fn serve(opts: &Options, url: &str, died_rx: tokio::sync::oneshot::Receive
         max_bytes: opts.max_bytes,
         max_age_ns: opts.max_age.as_nanos() as i64,
     };
-    let server_id = stan_proto::nuid::next();
     let started = SystemTime::now();
     let security = nats_conn::Security::from_options(opts);
     // An FT member waits in standby (monitoring up, no STAN service) until
@@ -199,6 +226,11 @@ async fn serve(opts: &Options, url: &str, died_rx: tokio::sync::oneshot::Receive
             sql_max_sub_id = j.max_sub_id();
             (Box::new(j) as Box<dyn Journal>, recs, "SQL")
         }
+        StoreType::JetStream => {
+            let (j, recs) = js.ok_or("the JetStream store was not opened")?;
+            cfg.persist = true;
+            (Box::new(j) as Box<dyn Journal>, recs, "JETSTREAM")
+        }
     };
     let mut st = state::State::new(cfg);
     let mut journal = journal;
@@ -212,7 +244,10 @@ async fn serve(opts: &Options, url: &str, died_rx: tokio::sync::oneshot::Receive
                 rec.clients, rec.channels, rec.msgs, rec.subs
             ));
         }
-        journal.rewrite(&st.snapshot()).map_err(|e| format!("cannot compact the file store: {e}"))?;
+        // (The JetStream store's methods block: it is compacted off this thread, later.)
+        if opts.store == StoreType::File {
+            journal.rewrite(&st.snapshot()).map_err(|e| format!("cannot compact the file store: {e}"))?;
+        }
     }
     log::info(format_args!("ServerID: {server_id}"));
     log::info(format_args!("Store type: {store_type}"));

@@ -11,11 +11,15 @@
 //! `ours` = `STAN_SERVER_BIN` or `<workspace>/target/debug/stan-server`,
 //! `reference` = `STAN_REFERENCE_BIN` or `<workspace>/.tools/bin/nats-streaming-server`.
 //!
+//! [`JsCluster::start`] starts a JetStream cluster of real nats-servers
+//! (own store directories, loopback ports) whose nodes can be killed.
+//!
 //! What it does not do: speak NATS or STAN (readiness is read from the
 //! nats-server monitoring endpoint), or build the binaries.
 
 pub mod binaries;
 mod env;
+mod js_cluster;
 pub mod monitor;
 pub mod ports;
 mod process;
@@ -23,5 +27,6 @@ pub mod sqldb;
 
 pub use binaries::StanImpl;
 pub use env::StanEnv;
+pub use js_cluster::{JsCluster, JsNode};
 pub use process::ServerProcess;
 pub use sqldb::{SqlDb, SqlKind};

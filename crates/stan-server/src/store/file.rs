@@ -51,7 +51,7 @@
 //! under [`SyncPolicy::Fsync`], `fdatasync(2)`s it. After a failed write or
 //! sync the journal refuses further work until a successful rewrite.
 
-mod codec;
+pub(crate) mod codec;
 mod frame;
 #[cfg(test)]
 mod fuzz_tests;

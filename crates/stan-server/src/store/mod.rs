@@ -8,6 +8,7 @@
 //! rebuild its state.
 
 pub mod file;
+pub mod jetstream;
 pub mod orig;
 pub mod sql;
 

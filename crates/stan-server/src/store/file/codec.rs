@@ -26,7 +26,7 @@ const TAG_ACKED: u8 = 10;
 
 /// One decoded journal entry.
 #[derive(Debug, PartialEq)]
-pub(super) enum Entry {
+pub(crate) enum Entry {
     /// A record of the server state.
     Record(Record),
     /// Everything before this marker is the snapshot of the last rewrite.
@@ -35,7 +35,7 @@ pub(super) enum Entry {
 
 /// Why a payload could not be decoded.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct DecodeError(&'static str);
+pub(crate) struct DecodeError(&'static str);
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -49,7 +49,7 @@ pub(super) fn encode_snapshot_end(out: &mut Vec<u8>) {
 }
 
 /// Appends the payload encoding `rec` to `out`.
-pub(super) fn encode_record(rec: &Record, out: &mut Vec<u8>) {
+pub(crate) fn encode_record(rec: &Record, out: &mut Vec<u8>) {
     match rec {
         Record::ServerInfo { cluster_id } => {
             out.push(TAG_SERVER_INFO);
@@ -111,7 +111,7 @@ pub(super) fn encode_record(rec: &Record, out: &mut Vec<u8>) {
 }
 
 /// Decodes one payload.
-pub(super) fn decode_entry(payload: &[u8]) -> Result<Entry, DecodeError> {
+pub(crate) fn decode_entry(payload: &[u8]) -> Result<Entry, DecodeError> {
     let mut r = Reader { buf: payload };
     let entry = match r.u8()? {
         TAG_SNAPSHOT_END => Entry::SnapshotEnd,
