@@ -1,17 +1,20 @@
 //! `Connection`: the cheap `Clone` handle, and `connect()` which starts the
-//! NATS connection and the engine task.
+//! session on the one driver ([`crate::shared::SharedSession`], the same the
+//! Node addon uses). Commands run on the caller's thread against the session
+//! core; replies come back through the driver's event sink ([`Router`]).
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use stan_core::SubscriptionOptions;
+use stan_core::{SubId, SubOp, SubscriptionOptions};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::engine::{Command, Engine, EngineInputs, NatsStatus};
 use crate::events::{ConnectionEvent, EventStream};
+use crate::router::{self, Router, RouterSink, SubRoute};
+use crate::shared::SharedSession;
 use crate::{Error, Options, Subscription};
 
 /// A connection to a NATS Streaming cluster. Clones share one session; the
@@ -22,12 +25,59 @@ pub struct Connection {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
-struct Inner {
-    commands: mpsc::UnboundedSender<Command>,
+/// What handles, subscriptions and messages share.
+pub(crate) struct Inner {
+    session: SharedSession,
+    router: Arc<Mutex<Router>>,
     events: broadcast::Sender<ConnectionEvent>,
     cluster_id: String,
     client_id: String,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner").field("cluster_id", &self.cluster_id).field("client_id", &self.client_id).finish()
+    }
+}
+
+impl Drop for Inner {
+    /// The last handle is gone: close the session politely (synchronous, no spawn).
+    fn drop(&mut self) {
+        self.session.with(|c, now| c.close(now));
+    }
+}
+
+impl Inner {
+    /// Ack `sequence` of `sub` (dropped once the subscription is gone).
+    pub(crate) fn ack(&self, sub: SubId, sequence: u64) -> Result<(), Error> {
+        self.session.with(|c, _| {
+            if c.is_closed() {
+                return Err(Error::closed());
+            }
+            let _ = c.ack(sub, sequence);
+            Ok(())
+        })
+    }
+
+    /// Unsubscribe or close `sub`, once the server answered.
+    pub(crate) async fn end_sub(&self, sub: SubId, op: SubOp) -> Result<(), Error> {
+        let (tx, rx) = oneshot::channel();
+        self.session.with(|c, now| {
+            match op {
+                SubOp::Close => c.close_subscription(now, sub),
+                _ => c.unsubscribe(now, sub),
+            }?;
+            let mut r = router::lock(&self.router);
+            match r.subs.get_mut(&sub) {
+                Some(route) => route.ending = Some(tx),
+                None => {
+                    let _ = tx.send(Ok(()));
+                }
+            }
+            Ok::<(), Error>(())
+        })?;
+        rx.await.unwrap_or_else(|_| Err(Error::closed()))
+    }
 }
 
 /// Connect to cluster `cluster_id` as `client_id`: open the NATS connection,
@@ -37,41 +87,20 @@ struct Inner {
 /// supplied`, a NATS connection error, `stan: connect request timeout`, or
 /// the server's refusal text (e.g. `stan: clientID already registered`).
 pub async fn connect(cluster_id: &str, client_id: &str, options: Options) -> Result<Connection, Error> {
-    let config = options.stan_config(cluster_id, client_id);
-    config.validate()?;
-    let (servers, nats_opts) = options.nats()?;
-    let (status_tx, status_rx) = mpsc::unbounded_channel();
-    let nats_opts = nats_opts.event_callback(move |e| {
-        let status = match e {
-            async_nats::Event::Connected => Some(NatsStatus::Connected),
-            async_nats::Event::Disconnected => Some(NatsStatus::Disconnected),
-            _ => None,
-        };
-        if let Some(s) = status {
-            let _ = status_tx.send(s);
-        }
-        async {}
-    });
-    let client = nats_opts.connect(servers).await.map_err(|e| Error::Nats(crate::shared::connect_error_text(&e)))?;
-
-    let epoch = tokio::time::Instant::now();
-    let mut core = stan_core::Connection::new(config, rand::random(), std::time::Duration::ZERO)?;
-    core.set_max_payload(client.server_info().max_payload);
-    let (commands_tx, commands_rx) = mpsc::unbounded_channel();
-    let (events_tx, _) = broadcast::channel(256);
     let (connected_tx, connected_rx) = oneshot::channel();
-    let engine = Engine::new(core, epoch, commands_tx.downgrade(), events_tx.clone(), connected_tx);
-    let inputs = EngineInputs { commands: commands_rx, nats: client, status: status_rx };
-    tokio::spawn(engine.run(inputs));
-
-    connected_rx.await.unwrap_or_else(|_| Err(Error::closed()))?;
-    let inner = Inner {
-        commands: commands_tx,
-        events: events_tx,
+    let (events, _) = broadcast::channel(256);
+    let router = Arc::new(Mutex::new(Router::new(connected_tx, events.clone())));
+    let session = SharedSession::start(cluster_id, client_id, &options, RouterSink(router.clone()), rand::random())?;
+    let inner = Arc::new(Inner {
+        session,
+        router: router.clone(),
+        events,
         cluster_id: cluster_id.to_string(),
         client_id: client_id.to_string(),
-    };
-    Ok(Connection { inner: Arc::new(inner) })
+    });
+    router::lock(&router).inner = Arc::downgrade(&inner);
+    connected_rx.await.unwrap_or_else(|_| Err(Error::closed()))?;
+    Ok(Connection { inner })
 }
 
 /// The pending ack of one [`Connection::publish_async`]: resolves to the
@@ -113,12 +142,6 @@ impl Connection {
         &self.inner.client_id
     }
 
-    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> Command) -> Result<T, Error> {
-        let (tx, rx) = oneshot::channel();
-        self.inner.commands.send(make(tx)).map_err(|_| Error::closed())?;
-        rx.await.unwrap_or_else(|_| Err(Error::closed()))
-    }
-
     /// Publish and wait for the server's ack; returns the guid.
     pub async fn publish(&self, subject: &str, data: impl Into<Bytes>) -> Result<String, Error> {
         self.publish_async(subject, data).await?.await
@@ -128,16 +151,31 @@ impl Connection {
     /// handed to the session, with a future for its ack. Fails at once with
     /// `stan: max in flight reached.` when too many acks are outstanding.
     pub async fn publish_async(&self, subject: &str, data: impl Into<Bytes>) -> Result<PubAckFuture, Error> {
-        let (subject, data) = (subject.to_string(), data.into());
-        let (guid, rx) = self.call(|reply| Command::Publish { subject, data, reply }).await?;
+        let data: Bytes = data.into();
+        let (tx, rx) = oneshot::channel();
+        let inner = &self.inner;
+        let guid = inner.session.with(|c, now| {
+            let guid = c.publish(now, subject, &data)?;
+            router::lock(&inner.router).pubs.insert(guid.clone(), tx);
+            Ok::<String, Error>(guid)
+        })?;
         Ok(PubAckFuture { guid, rx })
     }
 
     /// Subscribe to channel `subject`; returns once the server accepted it.
     pub async fn subscribe(&self, subject: &str, opts: SubscriptionOptions) -> Result<Subscription, Error> {
-        let s = subject.to_string();
-        let (id, messages) = self.call(|reply| Command::Subscribe { subject: s, opts, reply }).await?;
-        Ok(Subscription::new(id, subject.to_string(), messages, self.inner.commands.clone()))
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let (messages_tx, messages) = mpsc::unbounded_channel();
+        let manual_acks = opts.manual_acks;
+        let inner = &self.inner;
+        let id = inner.session.with(|c, now| {
+            let id = c.subscribe(now, subject, opts)?;
+            let route = SubRoute { messages: messages_tx, manual_acks, ready: Some(ready_tx), ending: None };
+            router::lock(&inner.router).subs.insert(id, route);
+            Ok::<SubId, Error>(id)
+        })?;
+        ready_rx.await.unwrap_or_else(|_| Err(Error::closed()))?;
+        Ok(Subscription::new(id, subject.to_string(), messages, self.inner.clone()))
     }
 
     /// Close the session: pending publishes fail with `stan: Connection
@@ -145,7 +183,16 @@ impl Connection {
     /// Calling it again (or after the connection was lost) returns `Ok`.
     pub async fn close(&self) -> Result<(), Error> {
         let (tx, rx) = oneshot::channel();
-        if self.inner.commands.send(Command::Close { reply: tx }).is_err() {
+        let inner = &self.inner;
+        let waiting = inner.session.with(|c, now| {
+            if c.is_closed() {
+                return false;
+            }
+            router::lock(&inner.router).closing.push(tx);
+            c.close(now);
+            true
+        });
+        if !waiting {
             return Ok(());
         }
         rx.await.unwrap_or(Ok(()))

@@ -1,10 +1,11 @@
 //! NATS Streaming (STAN) client for tokio.
 //!
 //! [`connect`] opens a NATS connection with async-nats and performs the STAN
-//! handshake. The returned [`Connection`] is a cheap `Clone` handle over a
-//! command channel to one task that owns the `stan_core::Connection` (all
-//! protocol logic lives there) and pumps it: NATS messages, the clock and
-//! commands in; NATS operations, timers and events out.
+//! handshake. The returned [`Connection`] is a cheap `Clone` handle on one
+//! session driver ([`shared`], the same the Node addon uses): commands run on
+//! the caller's thread against the `stan_core::Connection` (all protocol
+//! logic lives there) and hand their NATS operations straight to async-nats;
+//! one task does the NATS I/O, the clock, and hands events out in batches.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), stan_client::Error> {
@@ -27,13 +28,13 @@
 //! throttle publishers (over `max_pub_acks_inflight` a publish fails).
 
 mod connection;
-mod engine;
 mod error;
 mod events;
 pub mod hop_trace;
 mod message;
 mod nats_link;
 mod options;
+mod router;
 pub mod shared;
 mod subscription;
 mod url;

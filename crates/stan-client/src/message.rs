@@ -4,9 +4,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use stan_core::SubId;
-use tokio::sync::mpsc;
+use std::sync::Arc;
 
-use crate::engine::Command;
+use crate::connection::Inner;
 use crate::Error;
 
 /// A message delivered to a [`crate::Subscription`].
@@ -15,17 +15,12 @@ pub struct Message {
     inner: stan_core::Message,
     sub: SubId,
     manual_acks: bool,
-    commands: mpsc::UnboundedSender<Command>,
+    session: Arc<Inner>,
 }
 
 impl Message {
-    pub(crate) fn new(
-        inner: stan_core::Message,
-        sub: SubId,
-        manual_acks: bool,
-        commands: mpsc::UnboundedSender<Command>,
-    ) -> Self {
-        Message { inner, sub, manual_acks, commands }
+    pub(crate) fn new(inner: stan_core::Message, sub: SubId, manual_acks: bool, session: Arc<Inner>) -> Self {
+        Message { inner, sub, manual_acks, session }
     }
 
     /// The channel.
@@ -76,6 +71,6 @@ impl Message {
     /// Acknowledge the message. Harmless in auto-ack mode and after the
     /// subscription closed; fails only when the connection is gone.
     pub fn ack(&self) -> Result<(), Error> {
-        self.commands.send(Command::Ack { sub: self.sub, sequence: self.inner.sequence }).map_err(|_| Error::closed())
+        self.session.ack(self.sub, self.inner.sequence)
     }
 }

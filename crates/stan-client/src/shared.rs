@@ -2,9 +2,11 @@
 //! drives synchronously (under a lock) while one driver task does the NATS
 //! I/O and hands every event over in batches.
 //!
-//! This is the driver for bindings such as the Node addon: a publish returns
-//! its guid (or its error) at once, on the caller's thread, and events reach
-//! the caller through one sink call per batch instead of one per message.
+//! This is the one driver of the crate: the Node addon and the Rust
+//! [`crate::Connection`] handle (through its `Router` sink) both sit on it. A
+//! publish returns its guid (or its error) at once, on the caller's thread,
+//! and events reach the caller through one sink call per batch instead of
+//! one per message.
 //! The handle holds no async-nats object, so it can be dropped anywhere.
 //!
 //! Time: the session clock stands still at zero until the NATS connection is

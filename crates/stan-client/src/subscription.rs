@@ -5,9 +5,11 @@ use std::task::{Context, Poll};
 
 use futures::Stream;
 use stan_core::{SubId, SubOp};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
 
-use crate::engine::Command;
+use tokio::sync::mpsc;
+
+use crate::connection::Inner;
 use crate::{Error, Message};
 
 /// A live subscription. It yields messages until it is unsubscribed or
@@ -18,7 +20,7 @@ pub struct Subscription {
     id: SubId,
     subject: String,
     messages: mpsc::UnboundedReceiver<Message>,
-    commands: mpsc::UnboundedSender<Command>,
+    session: Arc<Inner>,
 }
 
 impl Subscription {
@@ -26,9 +28,9 @@ impl Subscription {
         id: SubId,
         subject: String,
         messages: mpsc::UnboundedReceiver<Message>,
-        commands: mpsc::UnboundedSender<Command>,
+        session: Arc<Inner>,
     ) -> Self {
-        Subscription { id, subject, messages, commands }
+        Subscription { id, subject, messages, session }
     }
 
     /// The channel.
@@ -49,9 +51,7 @@ impl Subscription {
     }
 
     async fn end(&self, op: SubOp) -> Result<(), Error> {
-        let (tx, rx) = oneshot::channel();
-        self.commands.send(Command::EndSub { sub: self.id, op, reply: tx }).map_err(|_| Error::closed())?;
-        rx.await.unwrap_or_else(|_| Err(Error::closed()))
+        self.session.end_sub(self.id, op).await
     }
 }
 

@@ -165,3 +165,20 @@ async fn stan_restart_with_memory_store_loses_the_connection() {
     assert!(within(5, sub.next()).await.is_none(), "subscriptions end");
     assert_eq!(within(5, sc.publish("l", "x")).await.unwrap_err().to_string(), "stan: Connection closed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_every_handle_closes_the_session() {
+    let env = env();
+    let id = client_id("drop");
+    let sc = within(10, stan_client::connect(CLUSTER, &id, opts(&env))).await.unwrap();
+    let sub = within(10, sc.subscribe("d", SubscriptionOptions::default())).await.unwrap();
+    let mut events = sc.events();
+    drop(sc);
+    // A subscription keeps the session open.
+    assert!(tokio::time::timeout(Duration::from_millis(300), events.next()).await.is_err(), "still open");
+    drop(sub);
+    assert!(matches!(within(5, events.next()).await, Some(ConnectionEvent::Closed(Ok(())))));
+    // The server forgot the client: the same ID connects again at once.
+    let again = within(10, stan_client::connect(CLUSTER, &id, opts(&env))).await.unwrap();
+    within(10, again.close()).await.unwrap();
+}
