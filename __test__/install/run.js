@@ -9,10 +9,11 @@
 //   node __test__/install/run.js        (after `npm run setup`)
 // Prints `install: N passed, M failed`; exits non-zero on any failure.
 const fs = require('fs')
-const net = require('net')
 const os = require('os')
 const path = require('path')
 const { spawn, spawnSync } = require('child_process')
+
+const { freePort, waitPort, stopGroup } = require('../../lib/loopback')
 
 const ROOT = path.resolve(__dirname, '..', '..')
 const EXAMPLE = path.join(ROOT, 'examples', 'nats-test')
@@ -52,35 +53,6 @@ async function step (name, fn) {
   }
 }
 
-function freePort () {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
-
-function waitPort (port, ms) {
-  const deadline = Date.now() + ms
-  return new Promise((resolve, reject) => {
-    const tryOnce = () => {
-      const sock = net.connect({ host: '127.0.0.1', port })
-      sock.once('connect', () => {
-        sock.destroy()
-        resolve()
-      })
-      sock.once('error', () => {
-        if (Date.now() > deadline) reject(new Error(`port ${port} not open after ${ms} ms`))
-        else setTimeout(tryOnce, 100)
-      })
-    }
-    tryOnce()
-  })
-}
-
 /** Start a process in its own group; remembered so it is always stopped. */
 function startGroup (cmd, args, opts) {
   const child = spawn(cmd, args, { ...opts, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -89,21 +61,6 @@ function startGroup (cmd, args, opts) {
   child.stderr.on('data', (d) => { child.out += d })
   started.push(child)
   return child
-}
-
-function stopGroup (child) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      try { process.kill(-child.pid, 'SIGKILL') } catch (_) {}
-      resolve()
-    }, 5000)
-    child.once('exit', () => {
-      clearTimeout(timer)
-      resolve()
-    })
-    try { process.kill(-child.pid, 'SIGTERM') } catch (_) {}
-  })
 }
 
 function waitOutput (child, re, ms, what) {
