@@ -241,7 +241,15 @@ async fn sigkill_mid_burst(kind: SqlKind) {
         }
         (acked, failed)
     });
+    // Kill once the burst is well under way (bounded: a loaded machine is slow).
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    for _ in 0..100 {
+        let stored: u64 = tokio::task::block_in_place(|| db.query("SELECT COUNT(*) FROM Messages")).parse().unwrap();
+        if stored >= 500 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     tokio::task::block_in_place(|| env.stop_stan());
     let (acked, failed) = within(90, burst).await.unwrap();
     assert!(!acked.is_empty(), "no publish was acknowledged before the kill");
