@@ -224,6 +224,7 @@ async fn serve(
             let (j, recs) = open_sql(opts, &cfg)?;
             cfg.persist = true;
             sql_max_sub_id = j.max_sub_id();
+            cfg.max_stored_msg = j.max_stored_msg().unwrap_or(0);
             (Box::new(j) as Box<dyn Journal>, recs, "SQL")
         }
         StoreType::JetStream => {

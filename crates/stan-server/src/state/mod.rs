@@ -61,6 +61,9 @@ pub struct Config {
     pub replace_durable: bool,
     /// Whether records are wanted (false for the memory store, to save work).
     pub persist: bool,
+    /// Largest stored message (its encoded MsgProto) the store can hold; 0:
+    /// no limit. Bigger publishes get a PubAck error (e.g. MySQL's `BLOB`).
+    pub max_stored_msg: u64,
 }
 
 impl Config {
@@ -76,6 +79,7 @@ impl Config {
             limits: ChannelLimits::default(),
             replace_durable: false,
             persist: false,
+            max_stored_msg: 0,
         }
     }
 }

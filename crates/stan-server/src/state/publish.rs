@@ -20,6 +20,18 @@ impl State {
             ));
             return self.pub_ack(reply, pm.guid, e::SRV_INVALID_PUB_REQ);
         }
+        // An upper bound of the stored MsgProto's size (fields and their tags).
+        let stored = (pm.data.len() + pm.subject.len() + pm.reply.len() + 40) as u64;
+        if self.cfg.max_stored_msg > 0 && stored > self.cfg.max_stored_msg {
+            log::error(format_args!(
+                "[Client:{}] Message of {} bytes on {:?} refused: the store holds messages of at most {} bytes",
+                pm.client_id,
+                pm.data.len(),
+                pm.subject,
+                self.cfg.max_stored_msg
+            ));
+            return self.pub_ack(reply, pm.guid, "stan: message too large for the store");
+        }
         if let Err(text) = self.channel_or_create(&pm.subject) {
             let text = if text == e::SRV_INVALID_SUBJECT { e::SRV_INVALID_PUB_REQ } else { text };
             return self.pub_ack(reply, pm.guid, text);

@@ -164,6 +164,8 @@ pub struct SqlJournal {
     description: String,
     /// Highest subscription ID the tables hold, deleted rows included.
     max_sub_id: u64,
+    /// Size limit of `Messages.data` (MySQL `BLOB`: 65535), if any.
+    max_blob: Option<u64>,
 }
 
 impl SqlJournal {
@@ -179,12 +181,19 @@ impl SqlJournal {
             failed: None,
             description: format!("{:?}", o.driver),
             max_sub_id: 0,
+            max_blob: None,
         };
         let found = j.run(|c, rt| rt.block_on(recover::recover(c)))??;
         j.ids.channels = found.channel_ids;
         j.ids.max_channel_id = found.max_channel_id;
         j.ids.max_row = found.max_row;
         j.max_sub_id = found.max_sub_id;
+        if o.driver == Driver::MySql {
+            let q = "SELECT CHARACTER_OCTET_LENGTH FROM information_schema.COLUMNS \
+                     WHERE TABLE_SCHEMA=DATABASE() AND TABLE_NAME='Messages' AND COLUMN_NAME='data'";
+            let rows = j.run(move |c, rt| rt.block_on(c.fetch(q, &[])))??;
+            j.max_blob = rows.first().map(|r| r.int(0)).transpose()?.filter(|&n| n > 0).map(|n| n as u64);
+        }
         if !found.has_server_info {
             let stmts = vec![
                 Stmt::new("DELETE FROM ServerInfo", vec![]),
@@ -206,6 +215,12 @@ impl SqlJournal {
     /// hand out one at or below it (rows keyed by it may remain).
     pub fn max_sub_id(&self) -> u64 {
         self.max_sub_id
+    }
+
+    /// The largest stored message (encoded) the `Messages.data` column holds,
+    /// if it is limited (MySQL's `BLOB`: 65535 bytes).
+    pub fn max_stored_msg(&self) -> Option<u64> {
+        self.max_blob
     }
 
     fn run<T: Send + 'static>(

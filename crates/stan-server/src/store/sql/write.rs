@@ -309,22 +309,34 @@ impl Batch {
     }
 }
 
+/// Most message bytes in one multi-row insert (MySQL refuses a statement
+/// larger than `max_allowed_packet`, 16 MiB by default).
+const CHUNK_BYTES: usize = 4 << 20;
+
 /// Multi-row inserts of the message rows collected so far.
 fn insert_msgs(rows: &mut Vec<MsgRow>, out: &mut Vec<Stmt>) {
-    for chunk in rows.chunks(CHUNK) {
+    let mut start = 0;
+    while start < rows.len() {
+        let (mut end, mut bytes) = (start, 0);
+        while end < rows.len() && end - start < CHUNK && (end == start || bytes + rows[end].blob.len() <= CHUNK_BYTES) {
+            bytes += rows[end].blob.len();
+            end += 1;
+        }
+        let chunk = &mut rows[start..end];
         let mut sql = String::from("INSERT INTO Messages (id, seq, timestamp, size, data) VALUES ");
         let mut args = Vec::with_capacity(chunk.len() * 5);
-        for (i, r) in chunk.iter().enumerate() {
+        for (i, r) in chunk.iter_mut().enumerate() {
             sql.push_str(if i == 0 { "(?, ?, ?, ?, ?)" } else { ", (?, ?, ?, ?, ?)" });
             args.extend([
                 Arg::I64(r.channel_id),
                 n(r.seq),
                 Arg::I64(r.timestamp),
                 n(r.blob.len() as u64),
-                Arg::Bytes(r.blob.clone()),
+                Arg::Bytes(std::mem::take(&mut r.blob)),
             ]);
         }
         out.push(Stmt { sql: sql.into(), args });
+        start = end;
     }
     rows.clear();
 }
@@ -375,6 +387,27 @@ mod tests {
         b.add(&msg(1), &mut ids, RowLimits::default()).unwrap();
         assert_eq!(b.compile().len(), 2);
         assert_eq!(ids.channels["x"], 1);
+    }
+
+    #[test]
+    fn large_messages_are_split_across_inserts() {
+        let mut ids = Ids::default();
+        let lim = RowLimits::default();
+        let mut b = Batch::default();
+        b.add(&Record::ChannelCreated { channel: "x".into() }, &mut ids, lim).unwrap();
+        let big = bytes::Bytes::from(vec![7u8; 1 << 20]);
+        for seq in 1..=9 {
+            let m = Record::Msg {
+                channel: "x".into(),
+                sequence: seq,
+                timestamp: 0,
+                reply: String::new(),
+                data: big.clone(),
+            };
+            b.add(&m, &mut ids, lim).unwrap();
+        }
+        let rows: Vec<usize> = b.compile().iter().skip(1).map(|s| s.args.len() / 5).collect();
+        assert_eq!(rows, vec![3, 3, 3]);
     }
 
     #[test]
