@@ -302,7 +302,7 @@ fn facts(
 fn open_sql(opts: &Options, cfg: &state::Config) -> Result<(SqlJournal, Vec<store::Record>), String> {
     let driver = sql::Driver::parse(opts.sql.driver.as_deref().unwrap_or(""))?;
     let subjects = state::Subjects::new(cfg);
-    let info = sql::proto::ServerInfo {
+    let info = store::spb::ServerInfo {
         cluster_id: opts.cluster_id.clone(),
         discovery: subjects.discover.clone(),
         publish: subjects.pub_prefix.clone(),

@@ -10,6 +10,7 @@
 pub mod file;
 pub mod jetstream;
 pub mod orig;
+pub mod spb;
 pub mod sql;
 
 use bytes::Bytes;

@@ -26,14 +26,13 @@
 mod db;
 mod dsn;
 pub mod ft_lock;
-pub mod proto;
 mod recover;
 mod write;
 
+use super::spb::ServerInfo;
 use super::{Journal, Record};
 use db::{Arg, Conn, Stmt};
 use prost::Message;
-use proto::ServerInfo;
 use std::io;
 use std::sync::mpsc;
 use std::thread::JoinHandle;

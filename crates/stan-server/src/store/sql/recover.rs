@@ -11,7 +11,7 @@
 //! stored messages and the subscriptions' last sent sequences.
 
 use super::db::{Arg, Conn};
-use super::proto::{ClientInfo, ServerInfo, SubState};
+use crate::store::spb::{ClientInfo, ServerInfo, SubState};
 use crate::store::{Record, SubRecord};
 use prost::Message;
 use stan_proto::messages::MsgProto;

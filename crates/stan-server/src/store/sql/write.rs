@@ -5,7 +5,7 @@
 //! which the original reads in either mode).
 
 use super::db::{Arg, Stmt};
-use super::proto::{ClientInfo, SubState};
+use crate::store::spb::{ClientInfo, SubState};
 use crate::store::{Record, SubRecord};
 use prost::Message;
 use stan_proto::messages::MsgProto;

@@ -1,8 +1,10 @@
-//! The protobuf messages nats-streaming-server keeps in its SQL tables
-//! (package `spb`): `ServerInfo`, `ClientInfo` and `SubState`. Messages are
-//! stored as `pb.MsgProto` ([`stan_proto::messages::MsgProto`]).
+//! The protobuf records of nats-streaming-server's stores (package `spb` of
+//! its `spb/protocol.proto`): written in its file store's `server.dat`,
+//! `clients.dat` and `subs.dat` and in its SQL tables. Messages themselves
+//! are `pb.MsgProto` ([`stan_proto::MsgProto`]). Shared by the SQL store and
+//! the reader of the original's file store (`migrate`).
 
-/// `ServerInfo.proto`: the server's identity and subjects.
+/// `spb.ServerInfo`: the server's identity and subjects (`server.dat`, the `ServerInfo` table).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ServerInfo {
     #[prost(string, tag = "1")]
@@ -25,7 +27,7 @@ pub struct ServerInfo {
     pub node_id: String,
 }
 
-/// `Clients.proto`: a registered client.
+/// `spb.ClientInfo`: a registered client (an `ADD_CLIENT` record, a `Clients` row).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ClientInfo {
     #[prost(string, tag = "1")]
@@ -42,7 +44,14 @@ pub struct ClientInfo {
     pub ping_max_out: i32,
 }
 
-/// `Subscriptions.proto`: a subscription's persisted state.
+/// `spb.ClientDelete`: a `DEL_CLIENT` record.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ClientDelete {
+    #[prost(string, tag = "1")]
+    pub id: String,
+}
+
+/// `spb.SubState`: a subscription's persisted state (`SUB_NEW`/`SUB_UPDATE` records, a `Subscriptions` row).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct SubState {
     #[prost(uint64, tag = "1")]
@@ -67,4 +76,20 @@ pub struct SubState {
     pub is_durable: bool,
     #[prost(bool, tag = "11")]
     pub is_closed: bool,
+}
+
+/// `spb.SubStateDelete`: a `SUB_DEL` record.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SubStateDelete {
+    #[prost(uint64, tag = "1")]
+    pub id: u64,
+}
+
+/// `spb.SubStateUpdate`: a `SUB_MSG` (sent, awaiting ack) or `SUB_ACK` record.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SubStateUpdate {
+    #[prost(uint64, tag = "1")]
+    pub id: u64,
+    #[prost(uint64, tag = "2")]
+    pub seqno: u64,
 }
