@@ -89,6 +89,7 @@ impl Driver {
         let mut monitor_rx = self.monitor_rx.take();
         tokio::pin!(shutdown);
         let mut since_compact_check = 0usize;
+        let mut out_buf: Vec<Out> = Vec::new();
         loop {
             let sleep_for = st
                 .next_deadline()
@@ -134,7 +135,7 @@ impl Driver {
                 _ = &mut shutdown => break,
             }
             if st.has_output() {
-                self.flush(&mut st, &itx).await?;
+                self.flush(&mut st, &itx, &mut out_buf).await?;
             }
             since_compact_check += 1;
             if since_compact_check >= 1024 {
@@ -143,7 +144,7 @@ impl Driver {
                 inbound.check_backlog();
             }
         }
-        self.flush(&mut st, &itx).await?;
+        self.flush(&mut st, &itx, &mut out_buf).await?;
         // Bounded: NATS may be gone already.
         let _ = tokio::time::timeout(Duration::from_secs(2), self.client.flush()).await;
         log::info(format_args!("Streaming Server is shutting down"));
@@ -151,7 +152,12 @@ impl Driver {
     }
 
     /// Commit the journal, then perform the NATS output (PubAcks only after the commit).
-    async fn flush(&mut self, st: &mut State, itx: &mpsc::UnboundedSender<Internal>) -> Result<(), String> {
+    async fn flush(
+        &mut self,
+        st: &mut State,
+        itx: &mpsc::UnboundedSender<Internal>,
+        out: &mut Vec<Out>,
+    ) -> Result<(), String> {
         let records = st.take_records();
         if !records.is_empty() {
             let commit = move |j: &mut dyn Journal| -> Result<(), String> {
@@ -166,7 +172,9 @@ impl Driver {
                 commit(self.journal.as_mut())?;
             }
         }
-        for o in st.take_out() {
+        // `out` is the previous batch's vector, kept for its capacity.
+        st.swap_out(out);
+        for o in out.drain(..) {
             match o {
                 Out::Publish { subject, reply, payload } => {
                     let r = match reply {

@@ -1,33 +1,44 @@
 //! Delivery: sending stored messages to subscriptions within MaxInFlight,
 //! picking queue members, acks, and ack-wait redelivery.
 
-use super::{Pending, State, SubId, Timer};
+use super::{Pending, State, Sub, SubId, Timer};
 use crate::log;
 use crate::store::Record;
 use bytes::Bytes;
 use stan_proto::Ack;
+use std::collections::BTreeSet;
 
 impl State {
     /// Send whatever each subscription of `channel` may receive now.
     pub(crate) fn deliver_channel(&mut self, channel: &str, now: u64) {
-        let Some(ch) = self.channels.get(channel) else { return };
-        let plain = ch.plain.clone();
-        let queues: Vec<String> = ch.queues.keys().cloned().collect();
-        for sid in plain {
-            self.deliver_plain(channel, sid, now);
+        // By index: delivering never adds or removes subscriptions.
+        let mut i = 0;
+        while let Some(&sid) = self.channels.get(channel).and_then(|c| c.plain.get(i)) {
+            self.deliver_plain(sid, now);
+            i += 1;
         }
+        let Some(ch) = self.channels.get(channel) else { return };
+        if ch.queues.is_empty() {
+            return;
+        }
+        let queues: Vec<String> = ch.queues.keys().cloned().collect();
         for q in queues {
             self.deliver_queue(channel, &q, now);
         }
     }
 
-    fn deliver_plain(&mut self, channel: &str, sid: SubId, now: u64) {
+    /// Send a plain subscription what it may receive now.
+    fn deliver_plain(&mut self, sid: SubId, now: u64) {
         loop {
-            let Some(s) = self.subs.get(&sid) else { return };
-            if s.offline || s.is_stalled() {
-                return;
-            }
-            let Some(next) = self.channels[channel].log.next_at_or_after(s.last_sent + 1) else { return };
+            let next = {
+                let Some(s) = self.subs.get(&sid) else { return };
+                if s.offline || s.is_stalled() {
+                    return;
+                }
+                let Some(ch) = self.channels.get(&s.channel) else { return };
+                let Some(next) = ch.log.next_at_or_after(s.last_sent + 1) else { return };
+                next
+            };
             self.send_new(sid, next, now);
         }
     }
@@ -80,14 +91,61 @@ impl State {
         if self.cfg.persist {
             self.records.push(Record::Sent { channel: s.channel.clone(), sub_id: sid, sequence: seq });
         }
-        self.timers.insert((deadline, Timer::Redeliver(sid, seq)));
+        arm(&mut self.timers, sid, s, seq, deadline);
         self.send_msg(sid, seq, false, 0);
+    }
+
+    /// Arm the redelivery of pending message `seq` of `sid` at `deadline`
+    /// (which its `Pending` entry already holds).
+    pub(super) fn arm_redelivery(&mut self, sid: SubId, seq: u64, deadline: u64) {
+        if let Some(s) = self.subs.get_mut(&sid) {
+            arm(&mut self.timers, sid, s, seq, deadline);
+        }
+    }
+
+    /// Drop every ack-wait timer of `sid` (its pending messages are re-armed
+    /// another way, or it goes offline).
+    pub(super) fn disarm_all(&mut self, sid: SubId) {
+        let Some(s) = self.subs.get_mut(&sid) else { return };
+        for (seq, p) in &s.pending {
+            self.timers.remove(&(p.deadline, Timer::Redeliver(sid, *seq)));
+        }
+        s.ack_queue.clear();
+        if let Some(a) = s.ack_queue.armed.take() {
+            self.timers.remove(&(a, Timer::AckWait(sid)));
+        }
+    }
+
+    /// A subscription's earliest ack-wait deadline passed: redeliver what is
+    /// due, then arm its timer at the next deadline.
+    pub(super) fn ack_wait_due(&mut self, sid: SubId, deadline: u64, now: u64) {
+        let Some(s) = self.subs.get_mut(&sid) else { return };
+        if s.ack_queue.armed != Some(deadline) {
+            return;
+        }
+        s.ack_queue.armed = None;
+        // Bounded: each round pops one entry; redeliveries go behind `now`.
+        while let Some((d, seq)) = self.subs.get_mut(&sid).and_then(|s| s.ack_queue.pop_due(now)) {
+            self.redeliver_due(sid, seq, d, now);
+        }
+        let Some(s) = self.subs.get_mut(&sid) else { return };
+        let Some(front) = s.ack_queue.front(&s.pending) else { return };
+        match s.ack_queue.armed {
+            Some(a) if a <= front => {}
+            other => {
+                if let Some(a) = other {
+                    self.timers.remove(&(a, Timer::AckWait(sid)));
+                }
+                s.ack_queue.armed = Some(front);
+                self.timers.insert((front, Timer::AckWait(sid)));
+            }
+        }
     }
 
     fn send_msg(&mut self, sid: SubId, seq: u64, redelivered: bool, count: u32) -> bool {
         let s = &self.subs[&sid];
         let Some(m) = self.channels.get(&s.channel).and_then(|c| c.log.get(seq)) else { return false };
-        let payload = super::wire::MsgRef {
+        let r = super::wire::MsgRef {
             sequence: seq,
             subject: &s.channel,
             reply: &m.reply,
@@ -95,8 +153,8 @@ impl State {
             timestamp: m.timestamp,
             redelivered,
             redelivery_count: count,
-        }
-        .encode();
+        };
+        let payload = if redelivered { Bytes::from(r.encode()) } else { self.msg_cache.first_delivery(&r) };
         self.counters.out_msgs += 1;
         self.counters.out_bytes += m.data.len() as u64;
         log::trace(format_args!(
@@ -106,7 +164,7 @@ impl State {
             if redelivered { " (redelivered)" } else { "" }
         ));
         let subject = s.inbox.clone();
-        self.publish(subject, None, Bytes::from(payload));
+        self.publish(subject, None, payload);
         true
     }
 
@@ -120,29 +178,44 @@ impl State {
             log::debug(format_args!("Invalid ack ({} bytes), ignored", payload.len()));
             return;
         };
-        let Some(s) = self.subs.get(&sid) else { return };
-        let (channel, queue) = (s.channel.clone(), s.queue.clone());
-        let mut owner = s.pending.contains_key(&ack.sequence).then_some(sid);
-        if owner.is_none() && !queue.is_empty() {
-            if let Some(q) = self.channels.get(&channel).and_then(|c| c.queues.get(&queue)) {
-                owner = q
-                    .members
-                    .iter()
-                    .chain(q.shadow.iter())
-                    .copied()
-                    .find(|m| self.subs.get(m).is_some_and(|x| x.pending.contains_key(&ack.sequence)));
+        let seq = ack.sequence;
+        let Some(s) = self.subs.get_mut(&sid) else { return };
+        if let Some(p) = s.pending.remove(&seq) {
+            // The common case: the ack comes on the subscription that has the message.
+            s.ack_queue.front(&s.pending);
+            self.timers.remove(&(p.deadline, Timer::Redeliver(sid, seq)));
+            if self.cfg.persist {
+                self.records.push(Record::Acked { channel: s.channel.clone(), sub_id: sid, sequence: seq });
             }
+            if s.queue.is_empty() {
+                // The ack freed room on this subscription only.
+                self.deliver_plain(sid, now);
+            } else {
+                let (channel, queue) = (s.channel.clone(), s.queue.clone());
+                self.deliver_queue(&channel, &queue, now);
+            }
+            return;
         }
+        if s.queue.is_empty() {
+            return;
+        }
+        // A queue member may ack a message another member (or the group's
+        // offline shadow) holds.
+        let (channel, queue) = (s.channel.clone(), s.queue.clone());
+        let Some(q) = self.channels.get(&channel).and_then(|c| c.queues.get(&queue)) else { return };
+        let owner = q
+            .members
+            .iter()
+            .chain(q.shadow.iter())
+            .copied()
+            .find(|m| self.subs.get(m).is_some_and(|x| x.pending.contains_key(&seq)));
         let Some(owner) = owner else { return };
-        let p = self.subs.get_mut(&owner).and_then(|s| s.pending.remove(&ack.sequence)).expect("pending");
-        self.timers.remove(&(p.deadline, Timer::Redeliver(owner, ack.sequence)));
-        self.record(|| Record::Acked { channel: channel.clone(), sub_id: owner, sequence: ack.sequence });
-        // The ack freed room on this subscription (or its group) only.
-        if queue.is_empty() {
-            self.deliver_plain(&channel, owner, now);
-        } else {
-            self.deliver_queue(&channel, &queue, now);
-        }
+        let o = self.subs.get_mut(&owner).expect("owner");
+        let p = o.pending.remove(&seq).expect("pending");
+        o.ack_queue.front(&o.pending);
+        self.timers.remove(&(p.deadline, Timer::Redeliver(owner, seq)));
+        self.record(|| Record::Acked { channel: channel.clone(), sub_id: owner, sequence: seq });
+        self.deliver_queue(&channel, &queue, now);
     }
 
     /// A redelivery timer fired.
@@ -164,7 +237,8 @@ impl State {
             if failing {
                 let p = self.subs.get_mut(&sid).expect("sub").pending.get_mut(&seq).expect("pending");
                 p.deadline = now + wait;
-                self.timers.insert((p.deadline, Timer::Redeliver(sid, seq)));
+                let d = p.deadline;
+                self.arm_redelivery(sid, seq, d);
                 return;
             }
         } else if let Some(best) = self.pick_member(&channel, &queue, Some(sid)) {
@@ -180,7 +254,7 @@ impl State {
         p.deadline = now + target.ack_wait_ms();
         target.last_sent = target.last_sent.max(seq);
         target.pending.insert(seq, p);
-        self.timers.insert((p.deadline, Timer::Redeliver(to, seq)));
+        arm(&mut self.timers, to, target, seq, p.deadline);
         self.send_msg(to, seq, true, p.redeliveries);
     }
 
@@ -199,7 +273,7 @@ impl State {
             due.push((*seq, *p));
         }
         for (seq, p) in due {
-            self.timers.insert((p.deadline, Timer::Redeliver(sid, seq)));
+            self.arm_redelivery(sid, seq, p.deadline);
             self.send_msg(sid, seq, true, p.redeliveries);
         }
     }
@@ -211,11 +285,30 @@ impl State {
         if s.offline {
             return;
         }
+        let mut due = Vec::new();
         for (seq, p) in s.pending.iter_mut() {
             if p.deadline == 0 {
                 p.deadline = now;
-                self.timers.insert((now, Timer::Redeliver(sid, *seq)));
+                due.push(*seq);
             }
         }
+        for seq in due {
+            self.arm_redelivery(sid, seq, now);
+        }
+    }
+}
+
+/// Arm the redelivery of pending message `seq` of subscription `s` (ID
+/// `sid`) at `deadline`: on its ack-wait queue when that keeps the queue in
+/// order (one core timer per subscription), as a timer of its own otherwise.
+fn arm(timers: &mut BTreeSet<(u64, Timer)>, sid: SubId, s: &mut Sub, seq: u64, deadline: u64) {
+    if !s.ack_queue.push(deadline, seq, &s.pending) {
+        timers.insert((deadline, Timer::Redeliver(sid, seq)));
+        return;
+    }
+    if s.ack_queue.armed.is_none() {
+        let front = s.ack_queue.front(&s.pending).unwrap_or(deadline);
+        s.ack_queue.armed = Some(front);
+        timers.insert((front, Timer::AckWait(sid)));
     }
 }

@@ -320,9 +320,10 @@ fn check_state(st: &State) {
     for (conn, id) in &st.conn_ids {
         assert!(st.clients.get(id).is_some_and(|c| c.conn_id == *conn), "stale conn ID entry for {id}");
     }
-    // Timers: one heartbeat per client, one redelivery per pending message.
+    // Timers: one heartbeat per client, one ack-wait timer per subscription,
+    // at most one redelivery per pending message.
     assert!(
-        st.timers.len() <= st.clients.len() + pending,
+        st.timers.len() <= st.clients.len() + st.subs.len() + pending,
         "{} timers, {} clients, {pending} pending",
         st.timers.len(),
         st.clients.len()

@@ -3,6 +3,7 @@
 //! current time, and drained through [`State::take_out`] (NATS publishes,
 //! probes and journal records for the driver to perform).
 
+mod ack_wait;
 pub mod channel;
 mod clients;
 mod delivery;
@@ -45,6 +46,33 @@ impl std::hash::Hasher for IdHasher {
 
 /// A map keyed by subscription ID.
 pub type SubMap<V> = HashMap<SubId, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// Hashes strings the server generated itself (ack inboxes: a prefix and a
+/// NUID) eight bytes at a time; every ack looks one up.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InboxHasher(IdHasher);
+
+impl std::hash::Hasher for InboxHasher {
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.0.write_u64(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let mut last = [0u8; 8];
+        let rest = chunks.remainder();
+        last[..rest.len()].copy_from_slice(rest);
+        self.0.write_u64(u64::from_le_bytes(last) ^ ((rest.len() as u64) << 56));
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.0.write_u64(n as u64);
+    }
+}
+
+/// A map keyed by ack inbox.
+pub type InboxMap<V> = HashMap<String, V, std::hash::BuildHasherDefault<InboxHasher>>;
 
 /// Settings of the protocol core (from the command line).
 #[derive(Clone, Debug)]
@@ -158,6 +186,8 @@ pub struct Sub {
     pub ack_wait_secs: i32,
     pub last_sent: u64,
     pub pending: BTreeMap<u64, Pending>,
+    /// Ack-wait deadlines of `pending`, in send order.
+    pub ack_queue: ack_wait::AckQueue,
     pub offline: bool,
 }
 
@@ -207,6 +237,9 @@ impl Channel {
 /// Timers of the core, ordered by deadline.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Timer {
+    /// The earliest ack-wait deadline of a subscription's [`ack_wait::AckQueue`].
+    AckWait(SubId),
+    /// One message whose deadline is out of its subscription's queue order.
     Redeliver(SubId, u64),
     Heartbeat(String),
 }
@@ -256,7 +289,7 @@ pub struct State {
     conn_ids: HashMap<Bytes, String>,
     pub channels: BTreeMap<String, Channel>,
     pub subs: SubMap<Sub>,
-    ack_inboxes: HashMap<String, SubId>,
+    ack_inboxes: InboxMap<SubId>,
     next_sub_id: SubId,
     timers: BTreeSet<(u64, Timer)>,
     waiting: HashMap<u64, WaitingConnect>,
@@ -266,6 +299,7 @@ pub struct State {
     pub counters: Counters,
     out: Vec<Out>,
     records: Vec<Record>,
+    msg_cache: wire::MsgCache,
 }
 
 impl State {
@@ -278,7 +312,7 @@ impl State {
             conn_ids: HashMap::new(),
             channels: BTreeMap::new(),
             subs: SubMap::default(),
-            ack_inboxes: HashMap::new(),
+            ack_inboxes: InboxMap::default(),
             next_sub_id: 1,
             timers: BTreeSet::new(),
             waiting: HashMap::new(),
@@ -288,12 +322,21 @@ impl State {
             counters: Counters::default(),
             out: Vec::new(),
             records: Vec::new(),
+            msg_cache: wire::MsgCache::default(),
         }
     }
 
     /// Drain the NATS work produced so far.
+    #[cfg(test)]
     pub fn take_out(&mut self) -> Vec<Out> {
         std::mem::take(&mut self.out)
+    }
+
+    /// Move the NATS work produced so far into `buf` (which must be empty):
+    /// the two vectors trade places, so neither is reallocated batch after batch.
+    pub fn swap_out(&mut self, buf: &mut Vec<Out>) {
+        debug_assert!(buf.is_empty());
+        std::mem::swap(&mut self.out, buf);
     }
 
     /// Drain the journal records produced so far (always empty without `persist`).
@@ -319,6 +362,7 @@ impl State {
             }
             let Some((d, t)) = self.timers.pop_first() else { break };
             match t {
+                Timer::AckWait(sub) => self.ack_wait_due(sub, d, now),
                 Timer::Redeliver(sub, seq) => self.redeliver_due(sub, seq, d, now),
                 Timer::Heartbeat(cid) => self.heartbeat_due(&cid, d),
             }

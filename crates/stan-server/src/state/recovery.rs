@@ -203,6 +203,7 @@ fn sub_from_record(channel: &str, r: SubRecord, pending: BTreeMap<u64, Pending>)
         ack_wait_secs: r.ack_wait_secs.max(1),
         last_sent: r.last_sent,
         pending,
+        ack_queue: Default::default(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Subscription requests: create (plain, durable, queue, durable queue, with
 //! every start position), resume, unsubscribe and close.
 
-use super::{QueueGroup, State, Sub, SubId, Timer};
+use super::{QueueGroup, State, Sub, SubId};
 use crate::log;
 use crate::store::{Record, SubRecord};
 use stan_proto::{errors as e, StartPosition, SubscriptionRequest, SubscriptionResponse, UnsubscribeRequest};
@@ -138,10 +138,9 @@ impl State {
         sub.offline = false;
         let (channel, queue, ack_inbox) = (sub.channel.clone(), sub.queue.clone(), sub.ack_inbox.clone());
         // Everything pending is redelivered right away.
-        let pend: Vec<(u64, u64)> = sub.pending.iter().map(|(s, p)| (*s, p.deadline)).collect();
-        for (seq, d) in pend {
-            self.timers.remove(&(d, Timer::Redeliver(sid, seq)));
-            if let Some(p) = self.subs.get_mut(&sid).and_then(|s| s.pending.get_mut(&seq)) {
+        self.disarm_all(sid);
+        if let Some(s) = self.subs.get_mut(&sid) {
+            for p in s.pending.values_mut() {
                 p.deadline = 0;
             }
         }
@@ -267,10 +266,7 @@ impl State {
         if let Some(c) = self.clients.get_mut(&cid) {
             c.subs.retain(|s| *s != sid);
         }
-        let pend: Vec<(u64, u64)> = sub.pending.iter().map(|(s, p)| (*s, p.deadline)).collect();
-        for (seq, d) in &pend {
-            self.timers.remove(&(*d, Timer::Redeliver(sid, *seq)));
-        }
+        self.disarm_all(sid);
         if queue.is_empty() {
             if keep {
                 self.set_offline(sid);
@@ -295,7 +291,7 @@ impl State {
                 member.pending.insert(seq, p);
                 // As a replay of the Sent record below would have it.
                 member.last_sent = member.last_sent.max(seq);
-                self.timers.insert((p.deadline, Timer::Redeliver(to, seq)));
+                self.arm_redelivery(to, seq, p.deadline);
                 self.record(|| Record::Sent { channel: channel.clone(), sub_id: to, sequence: seq });
             }
             self.delete_sub(sid);
@@ -351,6 +347,7 @@ fn new_sub(sid: SubId, sr: &SubscriptionRequest, qkey: &str, ack_inbox: String, 
         ack_wait_secs: sr.ack_wait_in_secs,
         last_sent,
         pending: BTreeMap::new(),
+        ack_queue: Default::default(),
         offline: false,
     }
 }

@@ -73,6 +73,36 @@ impl MsgRef<'_> {
     }
 }
 
+/// The encoding of the last first-time delivery: a new message goes to every
+/// subscription of its channel in turn with the same bytes, so from its
+/// second subscriber on it is encoded once and shared (not for the first:
+/// sharing costs a reference count, which a single subscriber never repays).
+/// Keyed by channel, sequence and timestamp (a channel that is deleted and
+/// created again reuses sequences, not timestamps).
+#[derive(Debug, Default)]
+pub struct MsgCache {
+    channel: String,
+    sequence: u64,
+    timestamp: i64,
+    bytes: Option<bytes::Bytes>,
+}
+
+impl MsgCache {
+    /// The bytes of `m` (a first delivery: not redelivered).
+    pub fn first_delivery(&mut self, m: &MsgRef<'_>) -> bytes::Bytes {
+        debug_assert!(!m.redelivered && m.redelivery_count == 0);
+        if self.sequence != m.sequence || self.timestamp != m.timestamp || self.channel != m.subject {
+            self.sequence = m.sequence;
+            self.timestamp = m.timestamp;
+            self.channel.clear();
+            self.channel.push_str(m.subject);
+            self.bytes = None;
+            return bytes::Bytes::from(m.encode());
+        }
+        self.bytes.get_or_insert_with(|| bytes::Bytes::from(m.encode())).clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +132,26 @@ mod tests {
             let mine = r.encode();
             assert_eq!(mine, owned.encode_to_vec(), "{owned:?}");
             assert_eq!(mine.capacity(), mine.len());
+        }
+    }
+
+    #[test]
+    fn cache_is_keyed_by_channel_sequence_and_timestamp() {
+        let mut c = MsgCache::default();
+        let m = |subject, sequence, timestamp| MsgRef {
+            sequence,
+            subject,
+            reply: "",
+            data: b"x",
+            timestamp,
+            redelivered: false,
+            redelivery_count: 0,
+        };
+        assert_eq!(c.first_delivery(&m("a", 1, 10))[..], m("a", 1, 10).encode()[..]);
+        let a = c.first_delivery(&m("a", 1, 10));
+        assert_eq!(c.first_delivery(&m("a", 1, 10)).as_ptr(), a.as_ptr(), "shared from the second on");
+        for other in [m("b", 1, 10), m("a", 2, 10), m("a", 1, 11)] {
+            assert_eq!(c.first_delivery(&other)[..], other.encode()[..]);
         }
     }
 }
