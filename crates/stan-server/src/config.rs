@@ -480,7 +480,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
     if o.store == StoreType::File && o.dir.is_none() {
         return Err("for FILE store type, the directory must be specified with --dir".into());
     }
-    if o.ft_group.is_some() && o.store != StoreType::File {
+    if o.ft_group.is_some() && !matches!(o.store, StoreType::File | StoreType::Sql) {
         return Err("ft: only FILE or SQL stores supported in FT mode".into());
     }
     if o.ft_group.as_deref() == Some("") {
@@ -690,6 +690,10 @@ mod tests {
         let o = run(&["--ft_group", "g", "-st", "FILE", "--dir", "/tmp/d"]);
         assert_eq!(o.ft_group.as_deref(), Some("g"));
         let e = parse(["--ft_group", "g"].iter().map(|s| s.to_string())).unwrap_err();
+        assert_eq!(e, "ft: only FILE or SQL stores supported in FT mode");
+        let o = run(&["--ft_group", "g", "-st", "SQL", "--sql_driver", "postgres", "--sql_source", "host=h"]);
+        assert_eq!((o.ft_group.as_deref(), o.store), (Some("g"), StoreType::Sql));
+        let e = parse(["--ft_group", "g", "-st", "MEMORY"].iter().map(|s| s.to_string())).unwrap_err();
         assert_eq!(e, "ft: only FILE or SQL stores supported in FT mode");
         let e = parse(["--ft_group=", "-st", "FILE", "--dir", "d"].iter().map(|s| s.to_string())).unwrap_err();
         assert!(e.contains("must not be empty"), "{e}");

@@ -10,7 +10,10 @@
 //! it takes over within about a second or two of the active's death: the
 //! kernel frees the lock when a process dies, even by `kill -9`. It then
 //! recovers the store like a restarted server (clients, subscriptions and
-//! every acknowledged message are in it) and serves.
+//! every acknowledged message are in it) and serves. On the SQL store the
+//! lock is the `StoreLock` row, which a dead active cannot free: the
+//! standby then polls every 1.5 s and steals it after 3 polls without a
+//! tick change ([`crate::store::sql::ft_lock`]), about 6 s after the death.
 //!
 //! An active member that sees another member's heartbeat claiming an
 //! earlier activation aborts (two actives mean the lock does not work on
@@ -91,7 +94,7 @@ pub async fn wait_until_active(
                     }
                     Err(e) => log::error(format_args!("ft: error attempting to get the store lock: {e}")),
                 }
-                deadline = Instant::now() + missed;
+                deadline = Instant::now() + lock.poll_interval().unwrap_or(missed);
             }
             _ = &mut *shutdown => return Ok(None),
         }
@@ -181,10 +184,15 @@ pub async fn standby(
     shutdown: &mut (impl std::future::Future<Output = ()> + Unpin),
 ) -> Result<Option<Active>, String> {
     let group = opts.ft_group.as_deref().unwrap_or_default();
-    let dir = std::path::Path::new(opts.dir.as_deref().unwrap_or("."));
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("ft: cannot create the store directory {}: {e}", dir.display()))?;
-    let mut lock = FtLock::file(dir);
+    let mut lock = if opts.store == crate::config::StoreType::Sql {
+        let driver = crate::store::sql::Driver::parse(opts.sql.driver.as_deref().unwrap_or(""))?;
+        FtLock::sql(driver, opts.sql.source.as_deref().unwrap_or("")).await?
+    } else {
+        let dir = std::path::Path::new(opts.dir.as_deref().unwrap_or("."));
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("ft: cannot create the store directory {}: {e}", dir.display()))?;
+        FtLock::file(dir)
+    };
     let client = crate::driver::connect_nats(url, &format!("_NSS-{}-ft", opts.cluster_id), security).await?;
     let subject = subject(&opts.cluster_id, group);
     let hbs = wait_until_active(&client, &subject, &mut lock, monitor_rx, standby, facts, shutdown).await?;

@@ -197,7 +197,8 @@ async fn serve(
     if opts.ft_group.is_some() {
         monitor_rx = bind_monitor(opts).await?;
         let standby = state::State::new(cfg.clone());
-        let facts = facts(opts, &server_id, started, "FILE", Vec::new(), "FT_STANDBY");
+        let kind = if opts.store == StoreType::Sql { "SQL" } else { "FILE" };
+        let facts = facts(opts, &server_id, started, kind, Vec::new(), "FT_STANDBY");
         let active = ft::standby(opts, url, &security, &standby, &facts, monitor_rx.as_mut(), &mut shutdown).await?;
         let Some(active) = active else {
             log::info(format_args!("Streaming Server is shutting down (was in standby)"));

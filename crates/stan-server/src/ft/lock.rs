@@ -1,13 +1,17 @@
 //! The exclusive store lock that makes one member of an FT group active.
 //!
-//! [`FtLock`] is an enum so that other store kinds can add theirs (the SQL
-//! store's `StoreLock` table row, for example) next to the first kind, the
-//! lock file of a shared store directory.
+//! [`FtLock`] has one variant per store kind that supports FT: the lock
+//! file of a shared FILE store directory, and the SQL store's `StoreLock`
+//! table row (kept alive by the active's tick updates).
 
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::store::sql::ft_lock::{self, SqlStoreLock};
+use crate::store::sql::Driver;
 
 /// Name of the lock file in a FILE store directory: the original's, so a
 /// nats-streaming-server FT member and ours exclude each other too.
@@ -20,6 +24,10 @@ pub enum FtLock {
     /// original takes) on `<dir>/.rootdir.lck`. The kernel releases it when
     /// the process dies, whatever the cause.
     File(FileLock),
+    /// The `StoreLock` row of a shared SQL database, on a connection of its
+    /// own: the active updates its tick at every heartbeat; a standby steals
+    /// it after the tick did not move for [`ft_lock::LOST_COUNT`] polls.
+    Sql(SqlLock),
 }
 
 impl FtLock {
@@ -28,12 +36,33 @@ impl FtLock {
         FtLock::File(FileLock { path: dir.join(LOCK_FILE), held: None })
     }
 
+    /// The lock of a SQL store (`--sql_driver`, `--sql_source`): connects
+    /// to the database.
+    pub async fn sql(driver: Driver, source: &str) -> Result<FtLock, String> {
+        let source = source.to_string();
+        let lock = tokio::task::spawn_blocking(move || SqlStoreLock::connect(driver, &source))
+            .await
+            .map_err(|e| format!("ft: the SQL lock task failed: {e}"))?
+            .map_err(|e| format!("ft: {e}"))?;
+        Ok(FtLock::Sql(SqlLock { lock: Some(lock), driver, errors: 0 }))
+    }
+
+    /// How long a standby waits between two failed tries, if the lock kind
+    /// has its own pace (the SQL lock's polls, which count unchanged ticks).
+    pub fn poll_interval(&self) -> Option<Duration> {
+        match self {
+            FtLock::File(_) => None,
+            FtLock::Sql(_) => Some(ft_lock::POLL_INTERVAL),
+        }
+    }
+
     /// Try once to take the lock: `Ok(true)` when it is (now) held,
     /// `Ok(false)` when another server holds it, `Err` when the lock cannot
     /// be tried at all (permissions, missing directory...).
     pub async fn try_acquire(&mut self) -> Result<bool, String> {
         match self {
             FtLock::File(l) => l.try_acquire(),
+            FtLock::Sql(l) => l.call(SqlStoreLock::try_acquire).await,
         }
     }
 
@@ -44,6 +73,23 @@ impl FtLock {
     pub async fn refresh(&mut self) -> Result<bool, String> {
         match self {
             FtLock::File(l) => Ok(l.held.is_some()),
+            FtLock::Sql(l) => match l.call(SqlStoreLock::refresh).await {
+                Ok(owner) => {
+                    l.errors = 0;
+                    Ok(owner)
+                }
+                // As the original: that many failed updates in a row and a
+                // standby may have stolen the lock already.
+                Err(e) => {
+                    l.errors += 1;
+                    if l.errors >= ft_lock::LOST_COUNT {
+                        log_refresh_error(&e);
+                        Ok(false)
+                    } else {
+                        Err(e)
+                    }
+                }
+            },
         }
     }
 
@@ -51,7 +97,36 @@ impl FtLock {
     pub fn describe(&self) -> String {
         match self {
             FtLock::File(l) => format!("lock file {}", l.path.display()),
+            FtLock::Sql(l) => format!("{:?} database table StoreLock", l.driver),
         }
+    }
+}
+
+fn log_refresh_error(e: &str) {
+    crate::log::error(format_args!("ft: cannot update the SQL store lock: {e}"));
+}
+
+/// See [`FtLock::Sql`].
+pub struct SqlLock {
+    /// Out only while a call runs on the blocking pool.
+    lock: Option<SqlStoreLock>,
+    driver: Driver,
+    /// Failed refreshes in a row.
+    errors: u32,
+}
+
+impl SqlLock {
+    /// Runs a (blocking) lock transaction off the async runtime.
+    async fn call(&mut self, f: fn(&mut SqlStoreLock) -> Result<bool, String>) -> Result<bool, String> {
+        let mut lock = self.lock.take().ok_or("ft: the SQL lock was lost in a failed call")?;
+        let (lock, r) = tokio::task::spawn_blocking(move || {
+            let r = f(&mut lock);
+            (lock, r)
+        })
+        .await
+        .map_err(|e| format!("ft: the SQL lock task failed: {e}"))?;
+        self.lock = Some(lock);
+        r
     }
 }
 
