@@ -48,7 +48,7 @@ function withError (b, at, rec, prefix = '') {
   return rec
 }
 
-/** The record at `b.pos` (a batch `{ nums, data, strs, pos }`); advances `b.pos` past it. */
+/** The record at `b.pos` (a batch `{ nums, data, strs, ids, pos }`); advances `b.pos` past it. */
 function nextRecord (b) {
   const n = b.nums
   const p = b.pos
@@ -91,9 +91,12 @@ function nextRecord (b) {
     case K.NC_FLUSHED:
       b.pos = p + 3
       return { type: 'nc_flushed', id: n[p + 1], ok: n[p + 2] === 1 }
-    case K.PUB_ACK:
-      b.pos = p + 4
-      return withError(b, p + 2, { type: 'pub_ack', guid: b.strs[n[p + 1]] })
+    case K.PUB_ACK: {
+      // guid: offset and length in `ids`, the batch's guids back to back.
+      b.pos = p + 5
+      const off = n[p + 1]
+      return withError(b, p + 3, { type: 'pub_ack', guid: b.ids.slice(off, off + n[p + 2]) })
+    }
     case K.CONNECT_FAILED:
       b.pos = p + 3
       return withError(b, p + 1, { type: 'connect_failed' })
@@ -118,4 +121,4 @@ function nextRecord (b) {
   }
 }
 
-module.exports = { nextRecord }
+module.exports = { nextRecord, K }

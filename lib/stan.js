@@ -8,10 +8,14 @@ const { StartPosition, SubscriptionOptions, Subscription } = require('./shared/s
 const { Message } = require('./shared/message')
 const { hasExplicitUrl } = require('./shared/options')
 const { parseOptions, toNative } = require('./options')
-const { nextRecord } = require('./batch')
+const { nextRecord, K } = require('./batch')
 const { NatsConnection } = require('./nats-connection')
 
 const VERSION = require('../package.json').version
+
+// Channel names given a publish handle per connection; publishes on further
+// names convert the subject every time (bounds the table when names vary).
+const MAX_SUBJECT_HANDLES = 4096
 
 class Stan extends StanBase {
   _parseOptions (opts) {
@@ -26,12 +30,24 @@ class Stan extends StanBase {
     /** Core NATS on this connection (nats.js v1 surface), like node-nats-streaming's `sc.nc`. */
     this.nc = new NatsConnection(this)
     this._ackFlushScheduled = false
-    this._batch = null // the batch being dispatched: { nums, data, strs, pos }
+    this._batch = null // the batch being dispatched: { nums, data, strs, ids, pos }
     this._wakePending = false
+    this._subjectHandles = new Map() // channel name -> the addon's handle for it
+    // The message record the batch loop refills for each message (Message copies it).
+    this._msgRec = { type: 'message', sub: 0, seq: 0, ts: 0, redelivered: false, redeliveryCount: 0, crc32: 0, data: null, subject: '' }
   }
 
+  /** Publish through a per-channel handle, so the addon skips converting the subject string. */
   _publishBytes (subject, data) {
-    return this._native.publish(subject, data)
+    let h = this._subjectHandles.get(subject)
+    if (h === undefined) {
+      if (typeof subject !== 'string' || this._subjectHandles.size >= MAX_SUBJECT_HANDLES) {
+        return this._native.publish(subject, data)
+      }
+      h = this._native.registerSubject(subject)
+      this._subjectHandles.set(subject, h)
+    }
+    return this._native.publishOn(h, data)
   }
 
   _queueAck (id, seq) {
@@ -102,10 +118,41 @@ class Stan extends StanBase {
           if (!this._wakePending) break
           this._wakePending = false
           const b = this._native.takeEvents()
-          this._batch = { nums: b.nums, data: b.data, strs: b.strs, pos: 0 }
+          this._batch = { nums: b.nums, data: b.data, strs: b.strs, ids: b.ids, pos: 0 }
         }
         const b = this._batch
-        while (b.pos < b.nums.length) this._handle(nextRecord(b))
+        const n = b.nums
+        while (b.pos < n.length) {
+          const p = b.pos
+          if (n[p] === K.PUB_ACK && n[p + 3] === -1) {
+            // A successful publish ack, the bulk of a publisher's events: no record object.
+            b.pos = p + 5
+            const acks = this._acks
+            if (acks.size === 0) continue
+            const off = n[p + 1]
+            const guid = b.ids.slice(off, off + n[p + 2])
+            const cb = acks.get(guid)
+            if (cb === undefined) continue
+            acks.delete(guid)
+            cb(undefined, guid)
+          } else if (n[p] === K.MESSAGE) {
+            // A STAN message: one reused record, no dispatch on type strings.
+            b.pos = p + 10
+            const r = this._msgRec
+            const off = n[p + 7]
+            r.sub = n[p + 1]
+            r.seq = n[p + 2]
+            r.ts = n[p + 3]
+            r.redelivered = n[p + 4] === 1
+            r.redeliveryCount = n[p + 5]
+            r.crc32 = n[p + 6]
+            r.data = b.data.subarray(off, off + n[p + 8])
+            r.subject = b.strs[n[p + 9]]
+            this._deliver(r)
+          } else {
+            this._handle(nextRecord(b))
+          }
+        }
         this._batch = null
       }
       ok = true

@@ -24,6 +24,16 @@ export declare class NativeStan {
    * `MAX_FLIGHT_LIMIT_REACHED` or `BAD_SUBJECT`.
    */
   publish(subject: string, data: Uint8Array): string
+  /**
+   * A handle for channel `subject`, for `publishOn`. Not checked here:
+   * every publish checks its subject (a bad one throws `BAD_SUBJECT`).
+   */
+  registerSubject(subject: string): number
+  /**
+   * `publish` on the channel of handle `subject` (from `registerSubject`).
+   * Throws as `publish`, or `STAN_ERROR` for an unknown handle.
+   */
+  publishOn(subject: number, data: Uint8Array): string
   /** Publish a string as UTF-8; returns the guid (errors as `publish`). */
   publishString(subject: string, data: string): string
   /**
@@ -75,6 +85,8 @@ export interface EventBatch {
   nums: Float64Array
   data: Buffer
   strs: Array<string>
+  /** Publish guids back to back (records of kind 3 index into it). */
+  ids: string
 }
 
 /**

@@ -160,6 +160,56 @@ describe('errors belong to the realm the test runs in', () => {
   });
 });
 
+describe('publishes through per-channel handles', () => {
+  let srv: TestServer;
+  beforeAll(async () => {
+    srv = await startTestServer();
+  }, 20000);
+  afterAll(async () => {
+    await srv?.stop();
+  });
+
+  test('acks name their own guid on every channel; a bad subject fails every time; messages arrive', async () => {
+    const sc = await connected(srv, `handles-${process.pid}`);
+    try {
+      const got: string[] = [];
+      const sub = sc.subscribe('handles.2');
+      await new Promise((resolve) => sub.once('ready', resolve));
+      const gotAll = new Promise<void>((resolve) =>
+        sub.on('message', (m) => {
+          got.push(m.getData() as string);
+          if (got.length === 4) resolve();
+        }),
+      );
+      const returned: string[] = [];
+      const acked: Array<[unknown, string]> = [];
+      const allAcked = new Promise<void>((resolve) => {
+        for (let i = 0; i < 20; i++) {
+          const guid = sc.publish(`handles.${i % 5}`, Buffer.from(`m${i}`), (err, g) => {
+            acked.push([err, g]);
+            if (acked.length === 20) resolve();
+          });
+          returned.push(guid);
+        }
+      });
+      await Promise.race([Promise.all([allAcked, gotAll]), sleep(10000)]);
+      expect(new Set(returned).size).toBe(20);
+      expect(acked.map(([, g]) => g).sort()).toEqual([...returned].sort());
+      expect(acked.every(([err]) => err === undefined)).toBe(true);
+      expect(got).toEqual(['m2', 'm7', 'm12', 'm17']);
+      const bad: unknown[] = [];
+      sc.publish('', 'x', (err) => bad.push(err));
+      sc.publish('', 'y', (err) => bad.push(err));
+      expect(bad.map((e) => (e as Error).message)).toEqual([
+        'stan: subject must be supplied',
+        'stan: subject must be supplied',
+      ]);
+    } finally {
+      await closed(sc);
+    }
+  });
+});
+
 describe('Jest --detectOpenHandles with our client', () => {
   let srv: TestServer;
   beforeAll(async () => {

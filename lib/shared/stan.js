@@ -210,23 +210,27 @@ class StanBase extends EventEmitter {
     return stanError(rec.code, rec.message)
   }
 
+  /** Emits the message of a message record (`rec` may be reused once this returns). */
+  _deliver (rec) {
+    const sub = this._subs.get(rec.sub)
+    // Nothing is emitted once unsubscribe()/close() was called, even from the current batch.
+    if (sub === undefined || sub.isClosed()) return
+    const msg = new Message(this, sub, rec)
+    try {
+      sub.emit('message', msg)
+    } catch (err) {
+      this._listenerError(sub, err)
+      return
+    }
+    if (!sub._manualAcks && !sub.isClosed()) this._ackQueue.push(sub._id, msg._sequence)
+  }
+
   /** Handles one event record: `{ type, ... }` (crates/stan-wasm; lib/batch.js decodes the addon's into the same). */
   _handle (rec) {
     switch (rec.type) {
-      case 'message': {
-        const sub = this._subs.get(rec.sub)
-        // Nothing is emitted once unsubscribe()/close() was called, even from the current batch.
-        if (sub === undefined || sub.isClosed()) return
-        const msg = new Message(this, sub, rec)
-        try {
-          sub.emit('message', msg)
-        } catch (err) {
-          this._listenerError(sub, err)
-          return
-        }
-        if (!sub._manualAcks && !sub.isClosed()) this._ackQueue.push(sub._id, msg._sequence)
+      case 'message':
+        this._deliver(rec)
         return
-      }
       case 'pub_ack': {
         const cb = this._acks.get(rec.guid)
         if (cb === undefined) return

@@ -2,14 +2,17 @@
 //!
 //! Each event is a record of numbers in `nums` (kind first, layout below),
 //! strings go to `strs` (referenced by index) and message payloads are
-//! appended to `data` (referenced by offset and length). The JS facade
-//! (`lib/events.js`) decodes the same layout; keep the two in step.
+//! appended to `data` (referenced by offset and length). Publish guids, the
+//! bulk of the strings under publish load, are appended to one string `ids`
+//! (referenced by offset and length) so a batch of N acks crosses the napi
+//! boundary as one JS string, not N. The JS facade (`lib/batch.js`,
+//! `lib/stan.js`) decodes the same layout; keep them in step.
 //!
 //! | kind | record after the kind |
 //! |---|---|
 //! | 1 connected | — |
 //! | 2 connect failed | code, text |
-//! | 3 pub ack | guid, code (-1 = ok), text (-1) |
+//! | 3 pub ack | guid offset in `ids`, guid length, code (-1 = ok), text (-1) |
 //! | 4 sub ready | sub |
 //! | 5 message | sub, sequence, timestamp ns, redelivered (0/1), redelivery count, crc32, data offset, data length, subject |
 //! | 6 sub error / 7 sub timeout | sub, op (0 subscribe, 1 unsubscribe, 2 close, 3 deliver), code, text |
@@ -35,6 +38,8 @@ pub struct Outbox {
     pub nums: Vec<f64>,
     pub data: Vec<u8>,
     pub strs: Vec<String>,
+    /// Publish guids, back to back (ASCII).
+    pub ids: String,
     /// A wake-up call is queued and `take` has not run since.
     pub scheduled: bool,
 }
@@ -103,8 +108,9 @@ impl Outbox {
                 self.error(e);
             }
             Event::PubAck { guid, result } => {
-                let g = self.str(guid);
-                self.nums.extend_from_slice(&[3.0, g]);
+                let off = self.ids.len() as f64;
+                self.ids.push_str(&guid);
+                self.nums.extend_from_slice(&[3.0, off, guid.len() as f64]);
                 self.result(result);
             }
             Event::SubReady { sub } => self.nums.extend_from_slice(&[4.0, sub.0 as f64]),
@@ -191,7 +197,7 @@ mod tests {
     fn acks_errors_and_close() {
         let mut o = Outbox::default();
         o.push(SessionEvent::Core(Event::PubAck { guid: "g1".into(), result: Ok(()) }));
-        o.push(SessionEvent::Core(Event::PubAck { guid: "g2".into(), result: Err(Error::PublishAckTimeout) }));
+        o.push(SessionEvent::Core(Event::PubAck { guid: "g22".into(), result: Err(Error::PublishAckTimeout) }));
         o.push(SessionEvent::Core(Event::SubTimeout {
             sub: SubId(3),
             op: SubOp::Close,
@@ -201,10 +207,14 @@ mod tests {
         o.push(SessionEvent::Core(Event::Closed(Ok(()))));
         assert_eq!(
             o.nums,
-            [3.0, 0.0, -1.0, -1.0, 3.0, 1.0, 2.0, 3.0, 7.0, 3.0, 2.0, 4.0, 5.0, 16.0, 0.0, 6.0, 7.0, 15.0, -1.0, -1.0]
+            [
+                3.0, 0.0, 2.0, -1.0, -1.0, 3.0, 2.0, 3.0, 0.0, 1.0, 7.0, 3.0, 2.0, 2.0, 3.0, 16.0, 0.0, 4.0, 5.0, 15.0,
+                -1.0, -1.0
+            ]
         );
-        assert_eq!(o.strs[2..4], ["ACK_TIMEOUT", "stan: publish ack timeout"]);
-        assert_eq!(o.strs[4..6], ["stan: close request timeout", "stan: close request timeout"]);
-        assert_eq!(o.strs[6..], ["CONN_ERR", "refused"]);
+        assert_eq!(o.ids, "g1g22");
+        assert_eq!(o.strs[0..2], ["ACK_TIMEOUT", "stan: publish ack timeout"]);
+        assert_eq!(o.strs[2..4], ["stan: close request timeout", "stan: close request timeout"]);
+        assert_eq!(o.strs[4..], ["CONN_ERR", "refused"]);
     }
 }

@@ -20,6 +20,7 @@ mod batch;
 mod errors;
 mod options;
 
+use std::cell::RefCell;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use napi::bindgen_prelude::{Buffer, Float64Array, Uint8ArraySlice};
@@ -42,6 +43,8 @@ pub struct EventBatch {
     pub nums: Float64Array,
     pub data: Buffer,
     pub strs: Vec<String>,
+    /// Publish guids back to back (records of kind 3 index into it).
+    pub ids: String,
 }
 
 /// What the handshake told us, for the facade's compatibility properties.
@@ -114,6 +117,9 @@ pub fn hop_marks() -> Vec<f64> {
 pub struct NativeStan {
     session: SharedSession,
     outbox: Arc<Mutex<Outbox>>,
+    /// Channel names registered by `registerSubject`, by handle: a publish
+    /// passes a small integer instead of converting the JS string each time.
+    subjects: RefCell<Vec<String>>,
 }
 
 #[napi]
@@ -138,19 +144,24 @@ impl NativeStan {
             SharedSession::start(&cluster_id, &client_id, &client_options, sink, rand::random())
         })
         .map_err(|e| errors::throw_client(&e))?;
-        Ok(NativeStan { session, outbox })
+        Ok(NativeStan { session, outbox, subjects: RefCell::new(Vec::new()) })
     }
 
     /// Everything that happened since the last call.
     #[napi]
     pub fn take_events(&self) -> EventBatch {
         hop_trace::mark(Hop::EventsTaken);
-        let (nums, data, strs) = {
+        let (nums, data, strs, ids) = {
             let mut o = lock(&self.outbox);
             o.scheduled = false;
-            (std::mem::take(&mut o.nums), std::mem::take(&mut o.data), std::mem::take(&mut o.strs))
+            (
+                std::mem::take(&mut o.nums),
+                std::mem::take(&mut o.data),
+                std::mem::take(&mut o.strs),
+                std::mem::take(&mut o.ids),
+            )
         };
-        EventBatch { nums: Float64Array::new(nums), data: Buffer::from(data), strs }
+        EventBatch { nums: Float64Array::new(nums), data: Buffer::from(data), strs, ids }
     }
 
     /// Publish bytes; returns the guid. Throws `CONN_CLOSED`,
@@ -163,6 +174,37 @@ impl NativeStan {
             .session
             .with(|c, now| {
                 let r = c.publish(now, &subject, bytes);
+                hop_trace::mark(Hop::PublishQueued);
+                r
+            })
+            .map_err(|e| errors::throw(&e));
+        hop_trace::mark(Hop::PublishReturned);
+        r
+    }
+
+    /// A handle for channel `subject`, for `publishOn`. Not checked here:
+    /// every publish checks its subject (a bad one throws `BAD_SUBJECT`).
+    #[napi]
+    pub fn register_subject(&self, subject: String) -> u32 {
+        let mut subjects = self.subjects.borrow_mut();
+        subjects.push(subject);
+        u32::try_from(subjects.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    /// `publish` on the channel of handle `subject` (from `registerSubject`).
+    /// Throws as `publish`, or `STAN_ERROR` for an unknown handle.
+    #[napi]
+    pub fn publish_on(&self, subject: u32, data: Uint8ArraySlice) -> Result<String, napi::Error<String>> {
+        hop_trace::mark(Hop::PublishCall);
+        let subjects = self.subjects.borrow();
+        let Some(subject) = subjects.get(subject as usize) else {
+            return Err(napi::Error::new("STAN_ERROR".to_string(), "unknown subject handle".to_string()));
+        };
+        let bytes: &[u8] = &data;
+        let r = self
+            .session
+            .with(|c, now| {
+                let r = c.publish(now, subject, bytes);
                 hop_trace::mark(Hop::PublishQueued);
                 r
             })
