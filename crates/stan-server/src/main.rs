@@ -104,6 +104,9 @@ fn run(opts: Options) -> Result<(), String> {
                 opts.addr,
                 opts.port
             ));
+            if let Some(dir) = config::embedded_js_dir(&opts) {
+                log::info(format_args!("nats-server runs JetStream with its store in {}", dir.display()));
+            }
             if let Some(ws) = opts.ws_port {
                 log::info(format_args!("Listening for WebSocket clients on ws://{}:{ws}", opts.addr));
             }
