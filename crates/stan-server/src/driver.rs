@@ -153,8 +153,12 @@ impl Driver {
     /// Commit the journal, then perform the NATS output (PubAcks only after the commit).
     async fn flush(&mut self, st: &mut State, itx: &mpsc::UnboundedSender<Internal>) -> Result<(), String> {
         let records = st.take_records();
+        let guids = st.guids.as_mut().map(|g| g.take_new()).unwrap_or_default();
         if !records.is_empty() {
             let commit = move |j: &mut dyn Journal| -> Result<(), String> {
+                for (channel, seq, guid) in &guids {
+                    j.msg_guid(channel, *seq, guid);
+                }
                 for r in &records {
                     j.append(r).map_err(|e| format!("store write failed: {e}"))?;
                 }

@@ -71,3 +71,75 @@ async fn embedded_jetstream_without_dir_uses_a_directory_named_for_the_cluster_a
     assert!(want.join("jetstream").is_dir(), "{want:?}");
     let _ = std::fs::remove_dir_all(&want);
 }
+
+/// A raw STAN publisher on plain NATS, so a test can resend a PubMsg with the same GUID.
+struct RawPublisher {
+    nc: async_nats::Client,
+    pub_prefix: String,
+    client_id: String,
+    conn_id: bytes::Bytes,
+}
+
+impl RawPublisher {
+    async fn connect(url: &str, cid: &str, client_id: &str) -> RawPublisher {
+        let nc = async_nats::connect(url).await.unwrap();
+        let conn_id = bytes::Bytes::from(format!("{client_id}-conn"));
+        let req = stan_proto::ConnectRequest {
+            client_id: client_id.into(),
+            heartbeat_inbox: format!("_INBOX.{client_id}.hb"),
+            protocol: 1,
+            conn_id: conn_id.clone(),
+            ping_interval: 5,
+            ping_max_out: 10,
+        };
+        let r = within(10, nc.request(format!("_STAN.discover.{cid}"), stan_proto::encode(&req).into())).await.unwrap();
+        let resp: stan_proto::ConnectResponse = stan_proto::decode(&r.payload).unwrap();
+        assert_eq!(resp.error, "");
+        RawPublisher { nc, pub_prefix: resp.pub_prefix, client_id: client_id.into(), conn_id }
+    }
+
+    /// Publish `data` with `guid`; the PubAck's error text ("" when stored).
+    async fn publish(&self, subject: &str, guid: &str, data: &str) -> String {
+        let pm = stan_proto::encode_pub_msg(&self.client_id, guid, subject, data.as_bytes(), &self.conn_id);
+        let r = within(20, self.nc.request(format!("{}.{subject}", self.pub_prefix), pm.into())).await.unwrap();
+        let ack: stan_proto::PubAck = stan_proto::decode(&r.payload).unwrap();
+        assert_eq!(ack.guid, guid);
+        ack.error
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_retried_with_the_same_guid_is_stored_once_also_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--store", "jetstream", "--dir", dir.path().to_str().unwrap(), "--js_lease", "1s"];
+    let s = Stan::start("js-dup", &args);
+    let port = s.port;
+    let p = RawPublisher::connect(&s.url(), "js-dup", "raw").await;
+    assert_eq!(p.publish("dup", "G1", "one").await, "");
+    assert_eq!(p.publish("dup", "G1", "one").await, "", "a retry is acknowledged");
+    // A failover (kill -9, restart): the session survives and the GUID is still known.
+    drop(p);
+    drop(s);
+    let s = start_on(port, "js-dup", &args);
+    let p = RawPublisher::connect(&s.url(), "js-dup", "raw2").await;
+    let old = RawPublisher { client_id: "raw".into(), conn_id: bytes::Bytes::from("raw-conn"), ..p };
+    assert_eq!(old.publish("dup", "G1", "one").await, "", "a retry after the restart is acknowledged");
+    assert_eq!(old.publish("dup", "G2", "two").await, "");
+    assert_eq!(old.publish("dup", "G2", "two").await, "");
+
+    // Stored once each: the stream, and a STAN subscriber from the start.
+    let ctx = jetstream::new(async_nats::connect(s.url()).await.unwrap());
+    let mut stream = ctx.get_stream("STAN_js-dup_dup").await.unwrap();
+    assert_eq!(stream.info().await.unwrap().state.messages, 2);
+    let m = stream.get_raw_message(1).await.unwrap();
+    assert_eq!(m.headers.get("Stan-Guid").map(|v| v.as_str()), Some("G1"));
+    let sc = within(20, stan_client::connect("js-dup", "reader", opts(&s.url()))).await.unwrap();
+    let mut sub =
+        within(20, sc.subscribe("dup", SubscriptionOptions::default().deliver_all_available())).await.unwrap();
+    let mut got = Vec::new();
+    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_secs(2), sub.next()).await {
+        got.push((m.sequence(), m.data_str().to_string()));
+    }
+    assert_eq!(got, vec![(1, "one".to_string()), (2, "two".to_string())]);
+    within(20, sc.close()).await.unwrap();
+}

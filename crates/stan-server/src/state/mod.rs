@@ -8,6 +8,7 @@ mod clients;
 mod delivery;
 #[cfg(test)]
 mod fuzz_tests;
+pub mod guids;
 mod publish;
 pub mod recovery;
 mod subscribe;
@@ -262,6 +263,8 @@ pub struct State {
     pub counters: Counters,
     out: Vec<Out>,
     records: Vec<Record>,
+    /// Publish de-duplication by GUID (JetStream store only; `None`: off).
+    pub guids: Option<guids::GuidWindow>,
 }
 
 impl State {
@@ -284,6 +287,7 @@ impl State {
             counters: Counters::default(),
             out: Vec::new(),
             records: Vec::new(),
+            guids: None,
         }
     }
 

@@ -116,9 +116,19 @@ struct Writer {
     writer_id: String,
     meta_count: u64,
     lease: Arc<lease::Lease>,
+    /// Publish GUIDs of the messages of the pending batch: (channel, seq) → GUID.
+    guids: HashMap<(String, u64), String>,
+    /// (channel, seq, GUID, timestamp) of the messages read at recovery.
+    recovered_guids: Vec<(String, u64, String, i64)>,
 }
 
 impl JsJournal {
+    /// (channel, seq, GUID, timestamp) of the recovered messages that carry
+    /// a `Stan-Guid` header, for publish de-duplication.
+    pub fn take_recovered_guids(&mut self) -> Vec<(String, u64, String, i64)> {
+        std::mem::take(&mut self.w.recovered_guids)
+    }
+
     /// Connect, wait until this server holds the active lease (a standby
     /// waits here), fence out any previous writer, and return the journal
     /// with every record recovered from JetStream.
@@ -152,6 +162,8 @@ impl JsJournal {
                 writer_id: server_id.to_string(),
                 meta_count: 0,
                 lease,
+                guids: HashMap::new(),
+                recovered_guids: Vec::new(),
             };
             let records = recover::recover(&mut w).await?;
             Ok::<_, String>((w, records))
@@ -227,6 +239,10 @@ impl Journal for JsJournal {
 
     fn commit_blocks(&self) -> bool {
         true
+    }
+
+    fn msg_guid(&mut self, channel: &str, seq: u64, guid: &str) {
+        self.w.guids.insert((channel.to_string(), seq), guid.to_string());
     }
 }
 
@@ -355,6 +371,9 @@ impl Writer {
                 h.insert("Stan-Timestamp", timestamp.to_string());
                 if !reply.is_empty() {
                     h.insert("Stan-Reply", reply.as_str());
+                }
+                if let Some(guid) = self.guids.remove(&(channel.clone(), *sequence)) {
+                    h.insert("Stan-Guid", guid.as_str());
                 }
                 writes.push(Write {
                     stream: self.names.channel_stream(channel),
