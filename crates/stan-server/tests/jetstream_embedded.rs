@@ -143,3 +143,31 @@ async fn a_publish_retried_with_the_same_guid_is_stored_once_also_after_a_restar
     assert_eq!(got, vec![(1, "one".to_string()), (2, "two".to_string())]);
     within(20, sc.close()).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_refused_by_jetstream_stops_the_server_at_once_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Stan::start("js-refuse", &["--store", "jetstream", "--dir", dir.path().to_str().unwrap()]);
+    // Another stream already owns the channels' subjects: JetStream refuses ours (subjects overlap).
+    let ctx = jetstream::new(async_nats::connect(s.url()).await.unwrap());
+    ctx.create_stream(jetstream::stream::Config {
+        name: "SQUATTER".into(),
+        subjects: vec!["_STAN_CH.js-refuse.>".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let sc = within(20, stan_client::connect("js-refuse", "c1", opts(&s.url()))).await.unwrap();
+    let t0 = std::time::Instant::now();
+    let r = tokio::time::timeout(Duration::from_secs(20), sc.publish("orders", "m")).await;
+    assert!(!matches!(r, Ok(Ok(_))), "published although the stream was refused: {r:?}");
+    let code = s.wait_exit(Duration::from_secs(15));
+    let took = t0.elapsed();
+    let log = s.log();
+    assert!(code.is_some_and(|c| c != 0), "still running or exit 0 ({code:?}):\n{log}");
+    assert!(log.contains("JetStream refused to create the stream STAN_js-refuse_orders"), "{log}");
+    assert!(log.contains("overlap"), "{log}");
+    // Quick: well under the 30 s of retries of a transient failure.
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    eprintln!("refused stream: server stopped {took:?} after the publish");
+}

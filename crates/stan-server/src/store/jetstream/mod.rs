@@ -274,14 +274,25 @@ fn channel_config(names: &Names, cfg: &JsConfig, channel: &str) -> stream::Confi
     }
 }
 
-/// Get the stream, or create it with `config`.
+/// Get the stream, or create it with `config`. Transient failures (no
+/// leader, timeouts) are retried for [`WRITE_RETRY_FOR`]; a refusal by
+/// JetStream (see [`refused`]) fails at once.
 async fn ensure_stream(js: &jetstream::Context, config: stream::Config) -> Result<stream::Stream, String> {
     let name = config.name.clone();
     let deadline = Instant::now() + WRITE_RETRY_FOR;
     loop {
         let r = match js.get_stream(&name).await {
             Ok(s) => Ok(s),
-            Err(_) => js.create_stream(config.clone()).await.map_err(|e| e.to_string()),
+            Err(_) => match js.create_stream(config.clone()).await {
+                Ok(s) => Ok(s),
+                Err(e) if refused(&e) => {
+                    return Err(format!(
+                        "JetStream refused to create the stream {name} (subjects {}): {e}",
+                        config.subjects.join(", ")
+                    ))
+                }
+                Err(e) => Err(e.to_string()),
+            },
         };
         match r {
             Ok(s) => return Ok(s),
@@ -291,6 +302,30 @@ async fn ensure_stream(js: &jetstream::Context, config: stream::Config) -> Resul
             }
             Err(e) => return Err(format!("cannot create the JetStream stream {name}: {e}")),
         }
+    }
+}
+
+/// Whether JetStream refused a stream for good (a bad request such as
+/// subjects overlapping another stream, or account/server limits), so
+/// retrying cannot help.
+fn refused(e: &async_nats::jetstream::context::CreateStreamError) -> bool {
+    use async_nats::jetstream::{context::CreateStreamErrorKind, ErrorCode};
+    match e.kind() {
+        CreateStreamErrorKind::JetStream(api) => {
+            let code = api.error_code();
+            // A stream created meanwhile by another server: get it on the next round.
+            code != ErrorCode::STREAM_NAME_EXIST
+                && (api.code() == 400
+                    || [
+                        ErrorCode::ACCOUNT_RESOURCES_EXCEEDED,
+                        ErrorCode::INSUFFICIENT_RESOURCES,
+                        ErrorCode::STORAGE_RESOURCES_EXCEEDED,
+                        ErrorCode::MEMORY_RESOURCES_EXCEEDED,
+                        ErrorCode::MAXIMUM_STREAMS_LIMIT,
+                    ]
+                    .contains(&code))
+        }
+        _ => false,
     }
 }
 
