@@ -9,7 +9,7 @@ pub enum StoreType {
     Memory,
     File,
     Sql,
-    /// `--store jetstream`: channels and state in a JetStream cluster (`-ns`).
+    /// `--store jetstream`: channels and state in JetStream (`-ns`, or an embedded `-js` child).
     JetStream,
 }
 
@@ -187,6 +187,8 @@ Streaming Server Options:
     -cid, --cluster_id  <string>     Cluster ID (default: test-cluster)
     -st,  --store <string>           Store type: MEMORY|FILE|SQL|JETSTREAM (default: MEMORY)
           --dir <string>             For FILE store type, this is the root directory
+                                     (JETSTREAM store without -ns: the embedded nats-server's JetStream
+                                     store directory; default: <tmp>/stan-server-js-<cluster_id>-<port>)
           --file_sync <bool>         FILE store: fsync each batch before PubAcks (default: true)
           --sql_driver <string>      SQL store: postgres or mysql
           --sql_source <string>      SQL store: data source, e.g. \"host=127.0.0.1 user=nss dbname=nss_db sslmode=disable\"
@@ -512,15 +514,43 @@ fn check_jetstream(o: &Options) -> Result<(), String> {
         }
         return Ok(());
     }
-    if o.nats_server.is_none() {
-        return Err("the JETSTREAM store needs -ns/--nats_server: the URL of a JetStream-enabled NATS server \
-                    or cluster (an embedded nats-server is not started with JetStream yet)"
+    if o.nats_server.is_some() {
+        if o.dir.is_some() {
+            return Err("--dir is for the FILE store or an embedded JetStream; with -ns the JETSTREAM store \
+                        keeps everything in the JetStream server(s) it connects to"
+                .into());
+        }
+        return Ok(());
+    }
+    // Embedded: the nats-server child runs with JetStream, one node.
+    if o.js_replicas.is_some_and(|n| n > 1) {
+        return Err(
+            "--js_replicas above 1 needs a JetStream cluster (-ns): the embedded nats-server is one node".into()
+        );
+    }
+    if o.cluster.is_set() {
+        return Err("the JETSTREAM store with an embedded nats-server cannot use the NATS clustering flags \
+                    (--cluster, --routes, ...): run a JetStream cluster and pass it with -ns"
             .into());
     }
-    if o.dir.is_some() {
-        return Err("--dir is for the FILE store; the JETSTREAM store keeps everything in JetStream".into());
-    }
     Ok(())
+}
+
+/// Where the embedded nats-server keeps JetStream data (`--store jetstream`
+/// without `-ns`): `--dir`, else a directory in the temporary directory
+/// named for the cluster ID and port (so a restart finds it again).
+pub fn embedded_js_dir(o: &Options) -> Option<std::path::PathBuf> {
+    if o.store != StoreType::JetStream || o.nats_server.is_some() {
+        return None;
+    }
+    Some(match &o.dir {
+        Some(d) => std::path::PathBuf::from(d),
+        None => {
+            let cid: String =
+                o.cluster_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+            std::env::temp_dir().join(format!("stan-server-js-{cid}-{}", o.port))
+        }
+    })
 }
 
 /// Refuse combinations that would be accepted and then not honoured.
@@ -744,9 +774,15 @@ mod tests {
         let o = run(&["-st", "jetstream", "-ns", "nats://a:4222,nats://b:4222", "--js_replicas", "3", "--js_lease=2s"]);
         assert_eq!((o.store, o.js_replicas, o.js_lease), (StoreType::JetStream, Some(3), Some(Duration::from_secs(2))));
         let err = |a: &[&str]| parse(a.iter().map(|s| s.to_string())).unwrap_err();
-        assert!(err(&["-st", "jetstream"]).contains("needs -ns"));
+        let embedded = run(&["-st", "jetstream", "--dir", "/tmp/x", "-p", "4333"]);
+        assert_eq!(embedded_js_dir(&embedded), Some(std::path::PathBuf::from("/tmp/x")));
+        let default = embedded_js_dir(&run(&["-st", "jetstream", "-cid", "a.b", "-p", "4333"])).unwrap();
+        assert!(default.ends_with("stan-server-js-a_b-4333"), "{default:?}");
+        assert_eq!(embedded_js_dir(&run(&["-st", "jetstream", "-ns", "nats://a:1"])), None);
+        assert!(err(&["-st", "jetstream", "--js_replicas", "3"]).contains("needs a JetStream cluster (-ns)"));
+        assert!(err(&["-st", "jetstream", "--routes", "nats://a:6222"]).contains("cannot use the NATS clustering"));
         assert!(
-            err(&["-st", "jetstream", "-ns", "nats://a:1", "--dir", "/tmp/x"]).contains("--dir is for the FILE store")
+            err(&["-st", "jetstream", "-ns", "nats://a:1", "--dir", "/tmp/x"]).contains("with -ns the JETSTREAM store")
         );
         assert!(err(&["-st", "jetstream", "-ns", "nats://a:1", "--js_replicas", "7"]).contains("1 to 5"));
         assert!(err(&["-st", "jetstream", "-ns", "nats://a:1", "--js_lease", "100ms"]).contains("at least 1s"));

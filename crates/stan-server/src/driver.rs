@@ -159,8 +159,12 @@ impl Driver {
         out: &mut Vec<Out>,
     ) -> Result<(), String> {
         let records = st.take_records();
+        let guids = st.guids.as_mut().map(|g| g.take_new()).unwrap_or_default();
         if !records.is_empty() {
             let commit = move |j: &mut dyn Journal| -> Result<(), String> {
+                for (channel, seq, guid) in &guids {
+                    j.msg_guid(channel, *seq, guid);
+                }
                 for r in &records {
                     j.append(r).map_err(|e| format!("store write failed: {e}"))?;
                 }

@@ -104,6 +104,9 @@ fn run(opts: Options) -> Result<(), String> {
                 opts.addr,
                 opts.port
             ));
+            if let Some(dir) = config::embedded_js_dir(&opts) {
+                log::info(format_args!("nats-server runs JetStream with its store in {}", dir.display()));
+            }
             if let Some(ws) = opts.ws_port {
                 log::info(format_args!("Listening for WebSocket clients on ws://{}:{ws}", opts.addr));
             }
@@ -207,6 +210,7 @@ async fn serve(
         active.start(&server_id, ft_abort_tx);
     }
     let mut store_recovery = Vec::new();
+    let mut recovered_guids = None;
     let mut sql_max_sub_id = 0;
     let (journal, records, store_type): (Box<dyn Journal>, _, _) = match opts.store {
         StoreType::Memory => (Box::new(NoJournal), Vec::new(), "MEMORY"),
@@ -229,8 +233,9 @@ async fn serve(
             (Box::new(j) as Box<dyn Journal>, recs, "SQL")
         }
         StoreType::JetStream => {
-            let (j, recs) = js.ok_or("the JetStream store was not opened")?;
+            let (mut j, recs) = js.ok_or("the JetStream store was not opened")?;
             cfg.persist = true;
+            recovered_guids = Some(j.take_recovered_guids());
             (Box::new(j) as Box<dyn Journal>, recs, "JETSTREAM")
         }
     };
@@ -239,6 +244,15 @@ async fn serve(
     if opts.store != StoreType::Memory {
         let fresh = records.len() <= 1;
         let rec = st.replay(records, 0)?;
+        if let Some(guids) = recovered_guids {
+            // De-duplication of publishes by GUID (JetStream store): a retry after a failover is stored once.
+            let mut w = state::guids::GuidWindow::default();
+            let now = SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64);
+            for (channel, seq, guid, ts) in guids {
+                w.remember(&channel, &guid, seq, ts, now);
+            }
+            st.guids = Some(w);
+        }
         st.reserve_sub_ids(sql_max_sub_id);
         if !fresh {
             log::info(format_args!(

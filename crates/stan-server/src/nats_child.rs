@@ -66,6 +66,10 @@ impl NatsChild {
             cmd.arg("-V");
         }
         cmd.args(cluster_args(&opts.cluster));
+        if let Some(dir) = crate::config::embedded_js_dir(opts) {
+            // `--store jetstream` without -ns: a one-node JetStream (flags override a `-c` file).
+            cmd.arg("-js").arg("--store_dir").arg(dir);
+        }
         let conf = Self::write_conf(opts)?;
         match (&conf, &opts.nats_config) {
             (Some(generated), _) => cmd.arg("-c").arg(generated),

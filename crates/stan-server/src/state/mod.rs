@@ -9,6 +9,7 @@ mod clients;
 mod delivery;
 #[cfg(test)]
 mod fuzz_tests;
+pub mod guids;
 mod publish;
 pub mod recovery;
 mod subscribe;
@@ -300,6 +301,8 @@ pub struct State {
     out: Vec<Out>,
     records: Vec<Record>,
     msg_cache: wire::MsgCache,
+    /// Publish de-duplication by GUID (JetStream store only; `None`: off).
+    pub guids: Option<guids::GuidWindow>,
 }
 
 impl State {
@@ -323,6 +326,7 @@ impl State {
             out: Vec::new(),
             records: Vec::new(),
             msg_cache: wire::MsgCache::default(),
+            guids: None,
         }
     }
 

@@ -36,6 +36,14 @@ impl State {
             let text = if text == e::SRV_INVALID_SUBJECT { e::SRV_INVALID_PUB_REQ } else { text };
             return self.pub_ack(reply, pm.guid, text);
         }
+        if let Some(seq) = self.guids.as_ref().and_then(|g| g.seen(&pm.subject, &pm.guid)) {
+            // A retry of a stored message (its PubAck was lost): stored once, acknowledged again.
+            log::debug(format_args!(
+                "[Client:{}] Duplicate publish of guid {} on {} (sequence {seq}): not stored again",
+                pm.client_id, pm.guid, pm.subject
+            ));
+            return self.pub_ack(reply, pm.guid, "");
+        }
         self.counters.in_msgs += 1;
         self.counters.in_bytes += pm.data.len() as u64;
         let limits = self.cfg.limits;
@@ -50,6 +58,9 @@ impl State {
                 reply: m.reply.clone(),
                 data: m.data.clone(),
             });
+        }
+        if let Some(g) = self.guids.as_mut() {
+            g.published(&pm.subject, &pm.guid, m.sequence, wall_ns);
         }
         log::trace(format_args!("[Client:{}] Received message {} on {}", pm.client_id, m.sequence, pm.subject));
         if let Some(first) = ch.log.enforce(&limits, wall_ns) {

@@ -93,6 +93,11 @@ pub trait Journal: Send {
     fn commit_blocks(&self) -> bool {
         false
     }
+    /// The publish GUID of the message at `seq` of `channel`, given before
+    /// its [`Record::Msg`] is appended (only when de-duplication by GUID is
+    /// on, i.e. for the JetStream store). Journals that do not keep GUIDs
+    /// ignore it.
+    fn msg_guid(&mut self, _channel: &str, _seq: u64, _guid: &str) {}
 }
 
 /// The memory store: nothing is persisted.

@@ -116,9 +116,19 @@ struct Writer {
     writer_id: String,
     meta_count: u64,
     lease: Arc<lease::Lease>,
+    /// Publish GUIDs of the messages of the pending batch: (channel, seq) → GUID.
+    guids: HashMap<(String, u64), String>,
+    /// (channel, seq, GUID, timestamp) of the messages read at recovery.
+    recovered_guids: Vec<(String, u64, String, i64)>,
 }
 
 impl JsJournal {
+    /// (channel, seq, GUID, timestamp) of the recovered messages that carry
+    /// a `Stan-Guid` header, for publish de-duplication.
+    pub fn take_recovered_guids(&mut self) -> Vec<(String, u64, String, i64)> {
+        std::mem::take(&mut self.w.recovered_guids)
+    }
+
     /// Connect, wait until this server holds the active lease (a standby
     /// waits here), fence out any previous writer, and return the journal
     /// with every record recovered from JetStream.
@@ -152,6 +162,8 @@ impl JsJournal {
                 writer_id: server_id.to_string(),
                 meta_count: 0,
                 lease,
+                guids: HashMap::new(),
+                recovered_guids: Vec::new(),
             };
             let records = recover::recover(&mut w).await?;
             Ok::<_, String>((w, records))
@@ -228,6 +240,10 @@ impl Journal for JsJournal {
     fn commit_blocks(&self) -> bool {
         true
     }
+
+    fn msg_guid(&mut self, channel: &str, seq: u64, guid: &str) {
+        self.w.guids.insert((channel.to_string(), seq), guid.to_string());
+    }
 }
 
 fn meta_config(names: &Names, cfg: &JsConfig) -> stream::Config {
@@ -258,14 +274,25 @@ fn channel_config(names: &Names, cfg: &JsConfig, channel: &str) -> stream::Confi
     }
 }
 
-/// Get the stream, or create it with `config`.
+/// Get the stream, or create it with `config`. Transient failures (no
+/// leader, timeouts) are retried for [`WRITE_RETRY_FOR`]; a refusal by
+/// JetStream (see [`refused`]) fails at once.
 async fn ensure_stream(js: &jetstream::Context, config: stream::Config) -> Result<stream::Stream, String> {
     let name = config.name.clone();
     let deadline = Instant::now() + WRITE_RETRY_FOR;
     loop {
         let r = match js.get_stream(&name).await {
             Ok(s) => Ok(s),
-            Err(_) => js.create_stream(config.clone()).await.map_err(|e| e.to_string()),
+            Err(_) => match js.create_stream(config.clone()).await {
+                Ok(s) => Ok(s),
+                Err(e) if refused(&e) => {
+                    return Err(format!(
+                        "JetStream refused to create the stream {name} (subjects {}): {e}",
+                        config.subjects.join(", ")
+                    ))
+                }
+                Err(e) => Err(e.to_string()),
+            },
         };
         match r {
             Ok(s) => return Ok(s),
@@ -275,6 +302,30 @@ async fn ensure_stream(js: &jetstream::Context, config: stream::Config) -> Resul
             }
             Err(e) => return Err(format!("cannot create the JetStream stream {name}: {e}")),
         }
+    }
+}
+
+/// Whether JetStream refused a stream for good (a bad request such as
+/// subjects overlapping another stream, or account/server limits), so
+/// retrying cannot help.
+fn refused(e: &async_nats::jetstream::context::CreateStreamError) -> bool {
+    use async_nats::jetstream::{context::CreateStreamErrorKind, ErrorCode};
+    match e.kind() {
+        CreateStreamErrorKind::JetStream(api) => {
+            let code = api.error_code();
+            // A stream created meanwhile by another server: get it on the next round.
+            code != ErrorCode::STREAM_NAME_EXIST
+                && (api.code() == 400
+                    || [
+                        ErrorCode::ACCOUNT_RESOURCES_EXCEEDED,
+                        ErrorCode::INSUFFICIENT_RESOURCES,
+                        ErrorCode::STORAGE_RESOURCES_EXCEEDED,
+                        ErrorCode::MEMORY_RESOURCES_EXCEEDED,
+                        ErrorCode::MAXIMUM_STREAMS_LIMIT,
+                    ]
+                    .contains(&code))
+        }
+        _ => false,
     }
 }
 
@@ -355,6 +406,9 @@ impl Writer {
                 h.insert("Stan-Timestamp", timestamp.to_string());
                 if !reply.is_empty() {
                     h.insert("Stan-Reply", reply.as_str());
+                }
+                if let Some(guid) = self.guids.remove(&(channel.clone(), *sequence)) {
+                    h.insert("Stan-Guid", guid.as_str());
                 }
                 writes.push(Write {
                     stream: self.names.channel_stream(channel),

@@ -68,6 +68,9 @@ pub(super) async fn recover(w: &mut Writer) -> Result<Vec<Record>, String> {
             for (_, seq, h, body) in read_stream(w, &name, last).await? {
                 let timestamp = header(h.as_ref(), "Stan-Timestamp").and_then(|v| v.parse().ok()).unwrap_or(0);
                 let reply = header(h.as_ref(), "Stan-Reply").unwrap_or("").to_string();
+                if let Some(guid) = header(h.as_ref(), "Stan-Guid") {
+                    w.recovered_guids.push((ch.clone(), seq, guid.to_string(), timestamp));
+                }
                 records.push(Record::Msg { channel: ch.clone(), sequence: seq, timestamp, reply, data: body });
                 msgs += 1;
             }

@@ -1,0 +1,173 @@
+//! `--store jetstream` without `-ns`: stan-server's own nats-server child
+//! runs JetStream (one node, `--dir` as its store directory). State survives
+//! a kill -9 and restart on the same directory, and a JetStream client reads
+//! the channel's stream.
+
+mod support;
+
+use async_nats::jetstream;
+use futures::StreamExt;
+use stan_client::SubscriptionOptions;
+use std::time::Duration;
+use support::{opts, within, Stan};
+
+/// Start on `port`, retrying (bounded) while the previous child's port is still being released.
+fn start_on(port: u16, cid: &str, extra: &[&str]) -> Stan {
+    let mut last = String::new();
+    for _ in 0..5 {
+        match Stan::start_on(port, cid, extra) {
+            Ok(s) => return s,
+            Err(log) => last = log,
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    panic!("stan-server did not start:\n{last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_jetstream_keeps_messages_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let args = ["--store", "jetstream", "--dir", d, "--js_lease", "1s"];
+    let s = Stan::start("js-emb", &args);
+    assert!(s.log().contains(&format!("JetStream with its store in {d}")), "{}", s.log());
+    let port = s.port;
+    let sc = within(20, stan_client::connect("js-emb", "c1", opts(&s.url()))).await.unwrap();
+    for i in 0..3 {
+        within(20, sc.publish("orders", format!("m{i}"))).await.unwrap();
+    }
+    within(20, sc.close()).await.unwrap();
+    // The data is in nats-server's JetStream directory.
+    assert!(dir.path().join("jetstream").is_dir());
+
+    drop(s); // SIGKILL; its nats-server child dies with it
+    let s = start_on(port, "js-emb", &args);
+    assert!(s.log().contains("recovered"), "{}", s.log());
+    let sc = within(20, stan_client::connect("js-emb", "c2", opts(&s.url()))).await.unwrap();
+    let mut sub =
+        within(20, sc.subscribe("orders", SubscriptionOptions::default().deliver_all_available())).await.unwrap();
+    for seq in 1..=3u64 {
+        let m = within(10, sub.next()).await.expect("message");
+        assert_eq!((m.sequence(), m.data_str().to_string()), (seq, format!("m{}", seq - 1)));
+    }
+    within(20, sc.close()).await.unwrap();
+
+    // A JetStream client on the same nats-server reads the channel's stream.
+    let ctx = jetstream::new(async_nats::connect(s.url()).await.unwrap());
+    let mut stream = ctx.get_stream("STAN_js-emb_orders").await.unwrap();
+    assert_eq!(stream.info().await.unwrap().state.messages, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_jetstream_without_dir_uses_a_directory_named_for_the_cluster_and_port() {
+    let s = Stan::start("js-emb-default", &["--store", "jetstream"]);
+    let want = std::env::temp_dir().join(format!("stan-server-js-js-emb-default-{}", s.port));
+    let sc = within(20, stan_client::connect("js-emb-default", "c1", opts(&s.url()))).await.unwrap();
+    within(20, sc.publish("a", "x")).await.unwrap();
+    within(20, sc.close()).await.unwrap();
+    let log = s.log();
+    drop(s);
+    assert!(log.contains(&format!("JetStream with its store in {}", want.display())), "{log}");
+    assert!(want.join("jetstream").is_dir(), "{want:?}");
+    let _ = std::fs::remove_dir_all(&want);
+}
+
+/// A raw STAN publisher on plain NATS, so a test can resend a PubMsg with the same GUID.
+struct RawPublisher {
+    nc: async_nats::Client,
+    pub_prefix: String,
+    client_id: String,
+    conn_id: bytes::Bytes,
+}
+
+impl RawPublisher {
+    async fn connect(url: &str, cid: &str, client_id: &str) -> RawPublisher {
+        let nc = async_nats::connect(url).await.unwrap();
+        let conn_id = bytes::Bytes::from(format!("{client_id}-conn"));
+        let req = stan_proto::ConnectRequest {
+            client_id: client_id.into(),
+            heartbeat_inbox: format!("_INBOX.{client_id}.hb"),
+            protocol: 1,
+            conn_id: conn_id.clone(),
+            ping_interval: 5,
+            ping_max_out: 10,
+        };
+        let r = within(10, nc.request(format!("_STAN.discover.{cid}"), stan_proto::encode(&req).into())).await.unwrap();
+        let resp: stan_proto::ConnectResponse = stan_proto::decode(&r.payload).unwrap();
+        assert_eq!(resp.error, "");
+        RawPublisher { nc, pub_prefix: resp.pub_prefix, client_id: client_id.into(), conn_id }
+    }
+
+    /// Publish `data` with `guid`; the PubAck's error text ("" when stored).
+    async fn publish(&self, subject: &str, guid: &str, data: &str) -> String {
+        let pm = stan_proto::encode_pub_msg(&self.client_id, guid, subject, data.as_bytes(), &self.conn_id);
+        let r = within(20, self.nc.request(format!("{}.{subject}", self.pub_prefix), pm.into())).await.unwrap();
+        let ack: stan_proto::PubAck = stan_proto::decode(&r.payload).unwrap();
+        assert_eq!(ack.guid, guid);
+        ack.error
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_retried_with_the_same_guid_is_stored_once_also_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--store", "jetstream", "--dir", dir.path().to_str().unwrap(), "--js_lease", "1s"];
+    let s = Stan::start("js-dup", &args);
+    let port = s.port;
+    let p = RawPublisher::connect(&s.url(), "js-dup", "raw").await;
+    assert_eq!(p.publish("dup", "G1", "one").await, "");
+    assert_eq!(p.publish("dup", "G1", "one").await, "", "a retry is acknowledged");
+    // A failover (kill -9, restart): the session survives and the GUID is still known.
+    drop(p);
+    drop(s);
+    let s = start_on(port, "js-dup", &args);
+    let p = RawPublisher::connect(&s.url(), "js-dup", "raw2").await;
+    let old = RawPublisher { client_id: "raw".into(), conn_id: bytes::Bytes::from("raw-conn"), ..p };
+    assert_eq!(old.publish("dup", "G1", "one").await, "", "a retry after the restart is acknowledged");
+    assert_eq!(old.publish("dup", "G2", "two").await, "");
+    assert_eq!(old.publish("dup", "G2", "two").await, "");
+
+    // Stored once each: the stream, and a STAN subscriber from the start.
+    let ctx = jetstream::new(async_nats::connect(s.url()).await.unwrap());
+    let mut stream = ctx.get_stream("STAN_js-dup_dup").await.unwrap();
+    assert_eq!(stream.info().await.unwrap().state.messages, 2);
+    let m = stream.get_raw_message(1).await.unwrap();
+    assert_eq!(m.headers.get("Stan-Guid").map(|v| v.as_str()), Some("G1"));
+    let sc = within(20, stan_client::connect("js-dup", "reader", opts(&s.url()))).await.unwrap();
+    let mut sub =
+        within(20, sc.subscribe("dup", SubscriptionOptions::default().deliver_all_available())).await.unwrap();
+    let mut got = Vec::new();
+    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_secs(2), sub.next()).await {
+        got.push((m.sequence(), m.data_str().to_string()));
+    }
+    assert_eq!(got, vec![(1, "one".to_string()), (2, "two".to_string())]);
+    within(20, sc.close()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_refused_by_jetstream_stops_the_server_at_once_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Stan::start("js-refuse", &["--store", "jetstream", "--dir", dir.path().to_str().unwrap()]);
+    // Another stream already owns the channels' subjects: JetStream refuses ours (subjects overlap).
+    let ctx = jetstream::new(async_nats::connect(s.url()).await.unwrap());
+    ctx.create_stream(jetstream::stream::Config {
+        name: "SQUATTER".into(),
+        subjects: vec!["_STAN_CH.js-refuse.>".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let sc = within(20, stan_client::connect("js-refuse", "c1", opts(&s.url()))).await.unwrap();
+    let t0 = std::time::Instant::now();
+    let r = tokio::time::timeout(Duration::from_secs(20), sc.publish("orders", "m")).await;
+    assert!(!matches!(r, Ok(Ok(_))), "published although the stream was refused: {r:?}");
+    let code = s.wait_exit(Duration::from_secs(15));
+    let took = t0.elapsed();
+    let log = s.log();
+    assert!(code.is_some_and(|c| c != 0), "still running or exit 0 ({code:?}):\n{log}");
+    assert!(log.contains("JetStream refused to create the stream STAN_js-refuse_orders"), "{log}");
+    assert!(log.contains("overlap"), "{log}");
+    // Quick: well under the 30 s of retries of a transient failure.
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    eprintln!("refused stream: server stopped {took:?} after the publish");
+}
