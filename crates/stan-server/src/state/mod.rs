@@ -3,6 +3,7 @@
 //! current time, and drained through [`State::take_out`] (NATS publishes,
 //! probes and journal records for the driver to perform).
 
+mod bodies;
 pub mod channel;
 mod clients;
 mod delivery;
@@ -262,6 +263,8 @@ pub struct State {
     pub counters: Counters,
     out: Vec<Out>,
     records: Vec<Record>,
+    /// Where message bodies are read when the store keeps them on disk.
+    bodies: Option<crate::store::Bodies>,
 }
 
 impl State {
@@ -284,6 +287,7 @@ impl State {
             counters: Counters::default(),
             out: Vec::new(),
             records: Vec::new(),
+            bodies: None,
         }
     }
 
@@ -294,7 +298,9 @@ impl State {
 
     /// Drain the journal records produced so far (always empty without `persist`).
     pub fn take_records(&mut self) -> Vec<Record> {
-        std::mem::take(&mut self.records)
+        let records = std::mem::take(&mut self.records);
+        self.forget_journaled_bodies(&records);
+        records
     }
 
     /// Whether there is output waiting.
