@@ -212,17 +212,20 @@ async fn serve(
     let mut store_recovery = Vec::new();
     let mut recovered_guids = None;
     let mut sql_max_sub_id = 0;
+    let mut file_bodies = None;
     let (journal, records, store_type): (Box<dyn Journal>, _, _) = match opts.store {
         StoreType::Memory => (Box::new(NoJournal), Vec::new(), "MEMORY"),
         StoreType::File => {
             let dir = opts.dir.as_deref().unwrap_or(".");
             let policy = if opts.file_sync { SyncPolicy::Fsync } else { SyncPolicy::OsBuffer };
             store::orig::refuse_original_dir(std::path::Path::new(dir))?;
-            let (j, recs) = FileJournal::open(std::path::Path::new(dir), policy)
+            // Message bodies stay on disk, read on demand (bounded cache).
+            let (j, recs) = FileJournal::open_with(std::path::Path::new(dir), policy, true)
                 .map_err(|e| format!("cannot open the file store in {dir}: {e}"))?;
             log::info(format_args!("File store in {dir}: {}", store::file::describe_policy(policy)));
             cfg.persist = true;
             store_recovery = j.recovery_report();
+            file_bodies = j.bodies();
             (Box::new(j) as Box<dyn Journal>, recs, "FILE")
         }
         StoreType::Sql => {
@@ -240,7 +243,9 @@ async fn serve(
         }
     };
     let mut st = state::State::new(cfg);
-    let mut journal = journal;
+    if let Some(b) = file_bodies {
+        st.set_bodies(std::sync::Arc::new(b));
+    }
     if opts.store != StoreType::Memory {
         let fresh = records.len() <= 1;
         let rec = st.replay(records, 0)?;
@@ -260,10 +265,9 @@ async fn serve(
                 rec.clients, rec.channels, rec.msgs, rec.subs
             ));
         }
+        // No compaction on start (it would need free disk the size of the
+        // journal): the driver compacts once enough garbage has accumulated.
         // (The JetStream store's methods block: it is compacted off this thread, later.)
-        if opts.store == StoreType::File {
-            journal.rewrite(&st.snapshot()).map_err(|e| format!("cannot compact the file store: {e}"))?;
-        }
     }
     log::info(format_args!("ServerID: {server_id}"));
     log::info(format_args!("Store type: {store_type}"));

@@ -10,7 +10,10 @@ pub struct StoredMsg {
     pub sequence: u64,
     pub timestamp: i64,
     pub reply: String,
+    /// Empty when the store keeps bodies out of memory (see `data_len`).
     pub data: Bytes,
+    /// Length of the body, kept when `data` was dropped.
+    pub data_len: u32,
 }
 
 /// Limits applied to every channel.
@@ -37,7 +40,7 @@ fn msg_size(subject_len: usize, m: &StoredMsg) -> u64 {
     let field = |len: usize| if len == 0 { 0 } else { 1 + v(len as u64) + len };
     let seq = if m.sequence == 0 { 0 } else { 1 + v(m.sequence) };
     let ts = if m.timestamp == 0 { 0 } else { 1 + v(m.timestamp as u64) };
-    (seq + field(subject_len) + field(m.reply.len()) + field(m.data.len()) + ts) as u64
+    (seq + field(subject_len) + field(m.reply.len()) + field(m.data_len as usize) + ts) as u64
 }
 
 /// The ordered messages of one channel.
@@ -91,7 +94,8 @@ impl MsgLog {
     pub fn append(&mut self, now_ns: i64, reply: String, data: Bytes) -> &StoredMsg {
         let ts = if now_ns <= self.last_ts { self.last_ts + 1 } else { now_ns };
         let seq = self.last_seq + 1;
-        self.push(StoredMsg { sequence: seq, timestamp: ts, reply, data });
+        let data_len = data.len() as u32;
+        self.push(StoredMsg { sequence: seq, timestamp: ts, reply, data, data_len });
         self.msgs.back().expect("just pushed")
     }
 
@@ -104,6 +108,20 @@ impl MsgLog {
         self.last_ts = self.last_ts.max(m.timestamp);
         self.bytes += msg_size(self.subject_len, &m);
         self.msgs.push_back(m);
+    }
+
+    /// Drop the in-memory body of message `seq` (the store keeps it).
+    pub fn forget_body(&mut self, seq: u64) {
+        let Some(front) = self.msgs.front().map(|m| m.sequence) else { return };
+        let idx = match seq.checked_sub(front) {
+            Some(i) if self.msgs.get(i as usize).is_some_and(|m| m.sequence == seq) => i as usize,
+            Some(_) => match self.msgs.binary_search_by_key(&seq, |m| m.sequence) {
+                Ok(i) => i,
+                Err(_) => return,
+            },
+            None => return,
+        };
+        self.msgs[idx].data = Bytes::new();
     }
 
     /// Drop messages below `first_seq` (recovery of a truncation).
@@ -253,7 +271,13 @@ mod tests {
     fn recovery_with_truncation() {
         let mut l = MsgLog::new("");
         for s in [3u64, 4, 7] {
-            l.push(StoredMsg { sequence: s, timestamp: s as i64, reply: String::new(), data: Bytes::new() });
+            l.push(StoredMsg {
+                sequence: s,
+                timestamp: s as i64,
+                reply: String::new(),
+                data: Bytes::new(),
+                data_len: 0,
+            });
         }
         assert_eq!(l.get(7).unwrap().sequence, 7);
         assert_eq!(l.next_at_or_after(5), Some(7));

@@ -145,18 +145,19 @@ impl State {
     fn send_msg(&mut self, sid: SubId, seq: u64, redelivered: bool, count: u32) -> bool {
         let s = &self.subs[&sid];
         let Some(m) = self.channels.get(&s.channel).and_then(|c| c.log.get(seq)) else { return false };
+        let Some(data) = self.body_of(&s.channel, m) else { return false };
         let r = super::wire::MsgRef {
             sequence: seq,
             subject: &s.channel,
             reply: &m.reply,
-            data: &m.data,
+            data: &data,
             timestamp: m.timestamp,
             redelivered,
             redelivery_count: count,
         };
         let payload = if redelivered { Bytes::from(r.encode()) } else { self.msg_cache.first_delivery(&r) };
         self.counters.out_msgs += 1;
-        self.counters.out_bytes += m.data.len() as u64;
+        self.counters.out_bytes += data.len() as u64;
         log::trace(format_args!(
             "[Client:{}] Delivering msg to subid={sid}, subject={}, seq={seq}{}",
             s.client_id,

@@ -4,6 +4,7 @@
 //! probes and journal records for the driver to perform).
 
 mod ack_wait;
+mod bodies;
 pub mod channel;
 mod clients;
 mod delivery;
@@ -303,6 +304,8 @@ pub struct State {
     msg_cache: wire::MsgCache,
     /// Publish de-duplication by GUID (JetStream store only; `None`: off).
     pub guids: Option<guids::GuidWindow>,
+    /// Where message bodies are read when the store keeps them on disk.
+    bodies: Option<crate::store::Bodies>,
 }
 
 impl State {
@@ -327,6 +330,7 @@ impl State {
             records: Vec::new(),
             msg_cache: wire::MsgCache::default(),
             guids: None,
+            bodies: None,
         }
     }
 
@@ -345,7 +349,9 @@ impl State {
 
     /// Drain the journal records produced so far (always empty without `persist`).
     pub fn take_records(&mut self) -> Vec<Record> {
-        std::mem::take(&mut self.records)
+        let records = std::mem::take(&mut self.records);
+        self.forget_journaled_bodies(&records);
+        records
     }
 
     /// Whether there is output waiting.

@@ -55,7 +55,12 @@ impl State {
                 Record::Msg { channel, sequence, timestamp, reply, data } => {
                     let ch = self.channels.entry(channel.clone()).or_insert_with(|| Channel::new(&channel));
                     if sequence > ch.log.last_seq() {
-                        ch.log.push(StoredMsg { sequence, timestamp, reply, data });
+                        // A store keeping bodies on disk recovers them empty.
+                        let data_len = match &self.bodies {
+                            Some(b) if data.is_empty() => b.data_len(&channel, sequence).unwrap_or(0),
+                            _ => data.len() as u32,
+                        };
+                        ch.log.push(StoredMsg { sequence, timestamp, reply, data, data_len });
                     }
                 }
                 Record::MsgsTruncated { channel, first_seq } => {

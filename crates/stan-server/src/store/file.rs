@@ -51,6 +51,7 @@
 //! under [`SyncPolicy::Fsync`], `fdatasync(2)`s it. After a failed write or
 //! sync the journal refuses further work until a successful rewrite.
 
+mod bodies;
 pub(crate) mod codec;
 mod frame;
 #[cfg(test)]
@@ -60,6 +61,7 @@ mod lock;
 mod tests;
 
 use super::{Journal, Record, SyncPolicy};
+pub use bodies::FileBodies;
 use frame::HEADER_LEN;
 use lock::DirLock;
 use std::fmt;
@@ -99,6 +101,9 @@ pub struct FileJournal {
     failed: Option<String>,
     /// Damage found by the recovery on open.
     damage: Vec<frame::Damage>,
+    /// With bodies kept out of memory: the index of message frames and the
+    /// body cache, shared with the server state.
+    bodies: Option<FileBodies>,
     /// Dropped last, so the lock outlives every use of the file.
     _lock: DirLock,
 }
@@ -107,6 +112,13 @@ impl FileJournal {
     /// Opens (creating if needed) the store in `dir`, locks it, and returns
     /// the journal with every record recovered from it, in order.
     pub fn open(dir: &Path, policy: SyncPolicy) -> io::Result<(FileJournal, Vec<Record>)> {
+        Self::open_with(dir, policy, false)
+    }
+
+    /// Like [`FileJournal::open`]; with `lazy_bodies`, the recovered message
+    /// records come without their bodies (empty data), which stay on disk and
+    /// are read on demand through [`FileJournal::bodies`].
+    pub fn open_with(dir: &Path, policy: SyncPolicy, lazy_bodies: bool) -> io::Result<(FileJournal, Vec<Record>)> {
         fs::create_dir_all(dir)?;
         let lock = DirLock::acquire(dir)?;
         match fs::remove_file(dir.join(TMP_FILE)) {
@@ -126,8 +138,12 @@ impl FileJournal {
             since_rewrite: 0,
             failed: None,
             damage: Vec::new(),
+            bodies: None,
             _lock: lock,
         };
+        if lazy_bodies {
+            journal.bodies = Some(FileBodies::new(journal.file.try_clone()?, bodies::Index::new()));
+        }
         let Some(version) = check_header(&journal.file, file_len, &path)? else {
             journal.file.set_len(0)?;
             journal.file.write_all_at(&frame::header(), 0)?;
@@ -135,7 +151,12 @@ impl FileJournal {
             sync_dir(dir)?;
             return Ok((journal, Vec::new()));
         };
-        let scan = frame::scan(&journal.file, file_len, version)?;
+        // Bodies of an older format stay in memory until its migration below.
+        let mut index = (lazy_bodies && version == frame::VERSION).then(bodies::Index::new);
+        let scan = frame::scan(&journal.file, file_len, version, index.as_mut())?;
+        if let (Some(b), Some(index)) = (&journal.bodies, index) {
+            b.replace(journal.file.try_clone()?, index);
+        }
         let saved = if scan.corrupt() { Some(journal.save_aside(&path)?) } else { None };
         report_damage(&path, &scan, saved.as_deref());
         journal.damage = scan.damage.clone();
@@ -152,6 +173,11 @@ impl FileJournal {
             journal.since_rewrite = scan.valid_len - scan.snapshot_end;
         }
         Ok((journal, scan.records))
+    }
+
+    /// The on-demand body store (only when opened with `lazy_bodies`).
+    pub fn bodies(&self) -> Option<FileBodies> {
+        self.bodies.clone()
     }
 
     /// What [`FileJournal::open`] had to skip, one line per damaged range
@@ -208,6 +234,9 @@ impl FileJournal {
         }
         self.len += self.buf.len() as u64;
         self.buf.clear();
+        if let Some(b) = &self.bodies {
+            b.written();
+        }
         if self.buf.capacity() > 4 * FLUSH_AT {
             self.buf = Vec::with_capacity(FLUSH_AT);
         }
@@ -215,14 +244,38 @@ impl FileJournal {
         Ok(())
     }
 
-    /// Writes `snapshot` to a new synced temporary file; returns it and its length.
-    fn write_snapshot(&self, tmp: &Path, snapshot: &[Record]) -> io::Result<(File, u64)> {
+    /// Writes `snapshot` to a new synced temporary file; returns it, its
+    /// length and (with lazy bodies) the index of its message frames. A
+    /// message record with empty data takes its body from the body store.
+    fn write_snapshot(&self, tmp: &Path, snapshot: &[Record]) -> io::Result<(File, u64, bodies::Index)> {
         let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(tmp)?;
         let mut chunk = Vec::with_capacity(FLUSH_AT + 64 * 1024);
         chunk.extend_from_slice(&frame::header());
         let mut len = 0u64;
+        let mut index = bodies::Index::new();
         for rec in snapshot {
-            frame::push_frame(&mut chunk, |out| codec::encode_record(rec, out))?;
+            let start = chunk.len();
+            let filled;
+            let rec = match (&self.bodies, rec) {
+                (Some(b), Record::Msg { channel, sequence, timestamp, reply, data }) => {
+                    let data =
+                        if data.is_empty() { b.get(channel, *sequence)?.unwrap_or_default() } else { data.clone() };
+                    filled = Record::Msg {
+                        channel: channel.clone(),
+                        sequence: *sequence,
+                        timestamp: *timestamp,
+                        reply: reply.clone(),
+                        data,
+                    };
+                    &filled
+                }
+                _ => rec,
+            };
+            let n = frame::push_frame(&mut chunk, |out| codec::encode_record(rec, out))?;
+            if let (Some(_), Record::Msg { channel, sequence, data, .. }) = (&self.bodies, rec) {
+                let loc = bodies::Loc { off: len + start as u64, frame_len: n as u32, data_len: data.len() as u32 };
+                index.entry(channel.clone()).or_default().insert(*sequence, loc);
+            }
             if chunk.len() >= FLUSH_AT {
                 file.write_all(&chunk)?;
                 len += chunk.len() as u64;
@@ -233,14 +286,19 @@ impl FileJournal {
         file.write_all(&chunk)?;
         len += chunk.len() as u64;
         file.sync_all()?;
-        Ok((file, len))
+        Ok((file, len, index))
     }
 }
 
 impl Journal for FileJournal {
     fn append(&mut self, rec: &Record) -> io::Result<()> {
         self.check_usable()?;
+        let start = self.buf.len();
         let n = frame::push_frame(&mut self.buf, |out| codec::encode_record(rec, out))?;
+        if let (Some(b), Record::Msg { channel, sequence, data, .. }) = (&self.bodies, rec) {
+            let loc = bodies::Loc { off: self.len + start as u64, frame_len: n as u32, data_len: data.len() as u32 };
+            b.appended(channel, *sequence, loc, data);
+        }
         self.since_rewrite += n;
         if self.buf.len() >= FLUSH_AT {
             self.write_out()?;
@@ -271,7 +329,7 @@ impl Journal for FileJournal {
         let renamed = self
             .write_snapshot(&tmp, snapshot)
             .and_then(|new| fs::rename(&tmp, self.dir.join(JOURNAL_FILE)).map(|()| new));
-        let (file, len) = match renamed {
+        let (file, len, index) = match renamed {
             Ok(new) => new,
             Err(e) => {
                 let _ = fs::remove_file(&tmp);
@@ -279,6 +337,9 @@ impl Journal for FileJournal {
             }
         };
         // The snapshot replaces everything appended so far, pending or not.
+        if let Some(b) = &self.bodies {
+            b.replace(file.try_clone()?, index);
+        }
         self.file = file;
         self.len = len;
         self.buf.clear();

@@ -15,6 +15,7 @@ pub mod sql;
 
 use bytes::Bytes;
 use std::io;
+use std::sync::Arc;
 
 /// One durable change to the server state. Replaying all records of a
 /// journal, in order, rebuilds the state the server had when it stopped.
@@ -99,6 +100,20 @@ pub trait Journal: Send {
     /// ignore it.
     fn msg_guid(&mut self, _channel: &str, _seq: u64, _guid: &str) {}
 }
+
+/// Where message bodies live when a store keeps them out of memory (the
+/// file store): the server keeps only an index entry per message and asks
+/// this source for a body when it delivers the message.
+pub trait BodySource: Send + Sync {
+    /// The body of message `seq` of `channel`, read from disk if it is not
+    /// cached; `Ok(None)` if the store has no such message.
+    fn body(&self, channel: &str, seq: u64) -> io::Result<Option<Bytes>>;
+    /// The body length of message `seq` of `channel`, if the store has it.
+    fn data_len(&self, channel: &str, seq: u64) -> Option<u32>;
+}
+
+/// A shared [`BodySource`].
+pub type Bodies = Arc<dyn BodySource>;
 
 /// The memory store: nothing is persisted.
 #[derive(Debug, Default)]

@@ -13,6 +13,7 @@
 //! payload, and carries on from there. Each skipped byte range is reported as
 //! a [`Damage`] region.
 
+use super::bodies::{Index, Loc};
 use super::codec::{self, Entry};
 use crate::store::Record;
 use std::collections::HashMap;
@@ -137,6 +138,23 @@ impl Scan {
     }
 }
 
+/// Reads and checks the version-2 frame of `frame_len` bytes at `off`.
+pub(super) fn read_frame_at(file: &File, off: u64, frame_len: u32) -> io::Result<Entry> {
+    let bad = |why: &str| io::Error::new(io::ErrorKind::InvalidData, format!("journal frame at offset {off}: {why}"));
+    let mut buf = vec![0u8; frame_len as usize];
+    if buf.len() < FRAME_HEADER_LEN {
+        return Err(bad("too short"));
+    }
+    file.read_exact_at(&mut buf, off)?;
+    let len = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]);
+    let crc = u32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]);
+    let payload = &buf[FRAME_HEADER_LEN..];
+    if buf[..4] != FRAME_MAGIC || len as usize != payload.len() || frame_crc(len, payload) != crc {
+        return Err(bad("bad frame (marker, length or checksum)"));
+    }
+    codec::decode_entry(payload).map_err(|e| bad(&format!("undecodable record: {e}")))
+}
+
 /// What reading one frame at a position gave.
 enum Read1 {
     Good {
@@ -154,7 +172,10 @@ enum Read1 {
 
 /// Scans the frames of `file` (whose length is `file_len`, format `version`),
 /// starting just after the file header.
-pub(super) fn scan(file: &File, file_len: u64, version: u32) -> io::Result<Scan> {
+///
+/// With `index`, message bodies are not kept: each message record is returned
+/// with empty data and its frame location is added to `index`.
+pub(super) fn scan(file: &File, file_len: u64, version: u32, mut index: Option<&mut Index>) -> io::Result<Scan> {
     let v2 = version >= 2;
     let fh_len = if v2 { FRAME_HEADER_LEN } else { FRAME_HEADER_LEN_V1 };
     let mut reader = BufReader::with_capacity(1 << 20, file);
@@ -170,8 +191,15 @@ pub(super) fn scan(file: &File, file_len: u64, version: u32) -> io::Result<Scan>
         let (reason, incomplete, claimed_end) = match got {
             Read1::Good { entry, end } => {
                 match entry {
-                    Entry::Record(rec) => {
+                    Entry::Record(mut rec) => {
                         note_msg(&rec, &mut last_msg, &mut out.damage);
+                        if let (Some(ix), Record::Msg { channel, sequence, data, .. }) =
+                            (index.as_deref_mut(), &mut rec)
+                        {
+                            let loc = Loc { off: pos, frame_len: (end - pos) as u32, data_len: data.len() as u32 };
+                            ix.entry(channel.clone()).or_default().insert(*sequence, loc);
+                            *data = bytes::Bytes::new();
+                        }
                         out.records.push(rec);
                     }
                     Entry::SnapshotEnd => out.snapshot_end = end,
