@@ -213,7 +213,7 @@ async fn serve(
     let mut recovered_guids = None;
     let mut sql_max_sub_id = 0;
     let mut file_bodies = None;
-    let (journal, records, store_type): (Box<dyn Journal>, _, _) = match opts.store {
+    let (mut journal, records, store_type): (Box<dyn Journal>, _, _) = match opts.store {
         StoreType::Memory => (Box::new(NoJournal), Vec::new(), "MEMORY"),
         StoreType::File => {
             let dir = opts.dir.as_deref().unwrap_or(".");
@@ -268,6 +268,11 @@ async fn serve(
         // No compaction on start (it would need free disk the size of the
         // journal): the driver compacts once enough garbage has accumulated.
         // (The JetStream store's methods block: it is compacted off this thread, later.)
+        // The SQL store rewrites only its client, subscription and pending rows
+        // from the recovered state (messages are never rewritten).
+        if opts.store == StoreType::Sql {
+            journal.rewrite(&st.snapshot()).map_err(|e| format!("cannot tidy the SQL store: {e}"))?;
+        }
     }
     log::info(format_args!("ServerID: {server_id}"));
     log::info(format_args!("Store type: {store_type}"));
