@@ -8,6 +8,8 @@
 # target/aarch64-unknown-linux-gnu/release/stan-server and
 # .tools/cross/linux-arm64/{nats-server,LICENSE}. Cargo skips what is fresh.
 set -euo pipefail
+# Shipped binaries carry no debug info (smaller packages, less disk on CI).
+export CARGO_PROFILE_RELEASE_DEBUG=0
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 TRIPLE=aarch64-unknown-linux-gnu

@@ -14,6 +14,8 @@
 # nats-server is the x64 one (a static Go binary: runs on musl and glibc).
 # Cargo skips what is fresh.
 set -euo pipefail
+# Shipped binaries carry no debug info (smaller packages, less disk on CI).
+export CARGO_PROFILE_RELEASE_DEBUG=0
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 TRIPLE=x86_64-unknown-linux-musl
 
