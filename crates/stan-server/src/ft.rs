@@ -30,7 +30,7 @@ use futures::StreamExt;
 use lock::FtLock;
 use rand::Rng;
 use std::time::{Duration, Instant, SystemTime};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// Interval of the active member's heartbeats.
 const HB_INTERVAL: Duration = Duration::from_millis(1000);
@@ -112,6 +112,7 @@ fn spawn_heartbeats(
     mut lock: FtLock,
     server_id: String,
     abort: mpsc::UnboundedSender<String>,
+    mut release: oneshot::Receiver<oneshot::Sender<()>>,
 ) {
     let activated = SystemTime::now();
     let ours = heartbeat::parse_go_time(&heartbeat::go_time(activated));
@@ -134,6 +135,16 @@ fn spawn_heartbeats(
                     if let Err(e) = client.publish(subject.clone(), payload.clone()).await {
                         log::debug(format_args!("Unable to send FT heartbeat: {e}"));
                     }
+                }
+                done = &mut release => {
+                    // Dropped unasked: the process is failing, keep the lock to the end.
+                    let Ok(done) = done else { break };
+                    // Clean stop, the store is closed: let a standby in now.
+                    if let Err(e) = lock.release().await {
+                        log::error(format_args!("ft: cannot release the store lock: {e}"));
+                    }
+                    let _ = done.send(());
+                    return;
                 }
                 m = async { match hbs.as_mut() { Some(h) => h.next().await, None => std::future::pending().await } } => {
                     let Some(m) = m else {
@@ -165,9 +176,26 @@ pub struct Active {
 }
 
 impl Active {
-    /// Starts the heartbeats, which hold the lock from now on.
-    pub fn start(self, server_id: &str, abort: mpsc::UnboundedSender<String>) {
-        spawn_heartbeats(self.client, self.subject, self.hbs, self.lock, server_id.to_string(), abort);
+    /// Starts the heartbeats, which hold the lock from now on (until
+    /// [`Release::release`] or the end of the process).
+    pub fn start(self, server_id: &str, abort: mpsc::UnboundedSender<String>) -> Release {
+        let (tx, rx) = oneshot::channel();
+        spawn_heartbeats(self.client, self.subject, self.hbs, self.lock, server_id.to_string(), abort, rx);
+        Release(tx)
+    }
+}
+
+/// Gives the active's store lock up on a clean stop.
+pub struct Release(oneshot::Sender<oneshot::Sender<()>>);
+
+impl Release {
+    /// Stops the heartbeats and releases the lock; waits at most `limit`
+    /// (a lost database then leaves the row to be stolen, as after a crash).
+    pub async fn release(self, limit: Duration) {
+        let (tx, rx) = oneshot::channel();
+        if self.0.send(tx).is_ok() {
+            let _ = tokio::time::timeout(limit, rx).await;
+        }
     }
 }
 

@@ -197,6 +197,7 @@ async fn serve(
     // An FT member waits in standby (monitoring up, no STAN service) until
     // it holds the store lock; only then does it open the store.
     let mut monitor_rx = None;
+    let mut ft_release = None;
     if opts.ft_group.is_some() {
         monitor_rx = bind_monitor(opts).await?;
         let standby = state::State::new(cfg.clone());
@@ -207,7 +208,7 @@ async fn serve(
             log::info(format_args!("Streaming Server is shutting down (was in standby)"));
             return Ok(());
         };
-        active.start(&server_id, ft_abort_tx);
+        ft_release = Some(active.start(&server_id, ft_abort_tx));
     }
     let mut store_recovery = Vec::new();
     let mut recovered_guids = None;
@@ -287,6 +288,10 @@ async fn serve(
     let d = driver::Driver { client, journal, facts, monitor_rx };
     d.run(st, shutdown).await?;
     let why = child_died.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let (None, Some(r)) = (&why, ft_release) {
+        // The store is closed: a standby may take over at once.
+        r.release(std::time::Duration::from_secs(3)).await;
+    }
     why.map_or(Ok(()), Err)
 }
 

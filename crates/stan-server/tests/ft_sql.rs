@@ -5,7 +5,9 @@
 //! durable subscriber run. The standby must steal the row once its tick
 //! stops moving (three unchanged polls 1.5 s apart, the original's rule),
 //! take over within seconds with every acknowledged message, and the
-//! subscriber must continue.
+//! subscriber must continue. A clean stop (SIGTERM) of the active empties
+//! the row, so the standby takes over at its next poll, without the steal
+//! delay.
 
 use futures::stream::StreamExt;
 use stan_client::{Options, SubscriptionOptions};
@@ -174,5 +176,52 @@ async fn sql_standby_steals_the_store_lock_after_sigkill() {
     for c in [publisher, consumer, check] {
         within(10, c.close()).await.unwrap();
     }
+    b.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_releases_the_store_lock_for_an_immediate_takeover() {
+    assert!(SqlDb::available(SqlKind::Postgres), "PostgreSQL is not installed (run .ci/setup)");
+    let db = tokio::task::block_in_place(|| SqlDb::start(SqlKind::Postgres));
+    let (nats_port, nats_mon) = (free_port(), free_port());
+    let _nats = ServerProcess::start(
+        "nats-server",
+        &binaries::nats_server(),
+        ["-a", "127.0.0.1", "-p", &nats_port.to_string(), "-m", &nats_mon.to_string()].map(String::from).to_vec(),
+    );
+    assert!(eventually(20, || accepts(nats_port) && accepts(nats_mon)).await, "nats-server did not start");
+    let (ma, mb) = (free_port(), free_port());
+    let mut a = member(nats_port, &db, ma);
+    assert!(eventually(20, || ft_active(ma) == Some(200)).await, "first member not active:\n{}", a.log());
+    let mut b = member(nats_port, &db, mb);
+    assert!(eventually(20, || ft_active(mb) == Some(204)).await, "second member not in standby:\n{}", b.log());
+    let owner_a = tokio::task::block_in_place(|| db.query("SELECT id FROM StoreLock"));
+    assert!(!owner_a.is_empty(), "the active member does not own the StoreLock row");
+
+    let opts = Options::new().url(format!("nats://127.0.0.1:{nats_port}")).connect_timeout(Duration::from_secs(5));
+    let sc = within(10, stan_client::connect(CLUSTER, "ft-clean-pub", opts.clone())).await.unwrap();
+    for i in 0..20 {
+        within(10, sc.publish("clean", format!("m{i}"))).await.unwrap();
+    }
+    // SIGTERM: the active closes its store, then empties the row.
+    assert!(tokio::task::block_in_place(|| a.terminate(Duration::from_secs(10))), "active did not stop:\n{}", a.log());
+    let stopped = Instant::now();
+    // Released, not left to be stolen: the row no longer names the old
+    // active (empty, or already taken by the standby's next poll).
+    let owner_now = tokio::task::block_in_place(|| db.query("SELECT id FROM StoreLock"));
+    assert_ne!(owner_now, owner_a, "the stopped active still owns the StoreLock row:\n{}", a.log());
+    assert!(eventually(15, || ft_active(mb) == Some(200)).await, "standby did not take over:\n{}", b.log());
+    let takeover = stopped.elapsed();
+    eprintln!("takeover after a clean stop: {takeover:?}");
+    let owner_b = tokio::task::block_in_place(|| db.query("SELECT id FROM StoreLock"));
+    assert!(!owner_b.is_empty() && owner_b != owner_a, "StoreLock owned by {owner_b:?}");
+    // Everything published before the stop is served by the new active.
+    let mut all =
+        within(10, sc.subscribe("clean", SubscriptionOptions::default().deliver_all_available())).await.unwrap();
+    for i in 0..20 {
+        let m = within(10, all.next()).await.expect("subscription ended");
+        assert_eq!(m.data_str(), format!("m{i}"));
+    }
+    within(10, sc.close()).await.unwrap();
     b.stop();
 }

@@ -78,6 +78,23 @@ impl ServerProcess {
         }
     }
 
+    /// A clean stop: SIGTERM by PID, then wait up to `limit` for the exit
+    /// (SIGKILL after that). Returns whether it exited by itself in time.
+    pub fn terminate(&mut self, limit: std::time::Duration) -> bool {
+        let Some(mut c) = self.child.take() else { return true };
+        let _ = std::process::Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if !matches!(c.try_wait(), Ok(None)) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        false
+    }
+
     /// Start the same command again (after [`ServerProcess::stop`]).
     pub fn restart(&mut self) {
         self.stop();

@@ -93,6 +93,20 @@ impl FtLock {
         }
     }
 
+    /// Gives the lock up on a clean stop, after the store was closed, so a
+    /// standby takes over at once: the file lock is closed, the SQL row is
+    /// emptied (as the original's store `Close`). A process that dies
+    /// releases the file lock anyway and leaves the row to be stolen.
+    pub async fn release(&mut self) -> Result<(), String> {
+        match self {
+            FtLock::File(l) => {
+                l.held = None;
+                Ok(())
+            }
+            FtLock::Sql(l) => l.call(|s| s.release().map(|()| true)).await.map(|_| ()),
+        }
+    }
+
     /// For logs: what is locked.
     pub fn describe(&self) -> String {
         match self {

@@ -10,7 +10,9 @@
 //! - the active calls [`SqlStoreLock::refresh`] every [`UPDATE_INTERVAL`];
 //!   `Ok(false)` (stolen) or [`LOST_COUNT`] errors in a row mean the lock is
 //!   lost and the server must stop at once (the original panics);
-//! - on a clean shutdown the active calls [`SqlStoreLock::release`].
+//! - on a clean shutdown, once the store is closed, the active calls
+//!   [`SqlStoreLock::release`] (empties the row: a standby takes it at its
+//!   next poll).
 //!
 //! Each step is one transaction: `SELECT id, tick FROM StoreLock FOR UPDATE`,
 //! then `INSERT`/`UPDATE` with our ID and `tick + 1`, as the original does,
@@ -105,7 +107,6 @@ impl SqlStoreLock {
     }
 
     /// Frees the row (empty owner ID) if we own it, so a standby takes over at once.
-    #[cfg_attr(not(test), allow(dead_code))] // tests; a clean shutdown keeps the row (see docs/compat.md)
     pub fn release(&mut self) -> Result<(), String> {
         if !self.owner {
             return Ok(());
@@ -117,7 +118,6 @@ impl SqlStoreLock {
 }
 
 /// Empties the row if `id` owns it.
-#[cfg_attr(not(test), allow(dead_code))]
 async fn release_tx(conn: &mut Conn, id: String) -> Result<(), String> {
     conn.raw("BEGIN").await?;
     let r = async {
