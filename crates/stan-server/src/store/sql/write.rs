@@ -304,6 +304,21 @@ impl Batch {
                 let id = ids.channel(channel)?;
                 self.subs.acked(id, *sub_id, *sequence);
             }
+            Record::ChannelDeleted { channel } => {
+                // Every row of the channel goes, its Channels row last (as
+                // the original's deep delete; here in the batch's one
+                // transaction). Last in the batch, after its inserts.
+                let id = ids.channel(channel)?;
+                ids.channels.remove(channel);
+                let id = || vec![Arg::I64(id)];
+                self.subs.barrier(stmt(
+                    "DELETE FROM SubsPending WHERE subid IN (SELECT subid FROM Subscriptions WHERE id=?)",
+                    id(),
+                ));
+                self.subs.barrier(stmt("DELETE FROM Subscriptions WHERE id=?", id()));
+                self.subs.barrier(stmt("DELETE FROM Messages WHERE id=?", id()));
+                self.subs.barrier(stmt("DELETE FROM Channels WHERE id=?", id()));
+            }
         }
         Ok(())
     }
