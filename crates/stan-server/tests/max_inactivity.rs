@@ -225,4 +225,30 @@ async fn jetstream_store_deletes_the_channel_stream() {
     }
     assert!(js.get_stream(format!("STAN_{CLUSTER}_stays")).await.is_ok());
     assert_eq!(channels(mon), ["stays"]);
+
+    // After a restart on the same store the channel is still gone, and
+    // created again it starts from sequence 1 in a new stream.
+    let port = s.port;
+    drop(js);
+    drop(sc);
+    drop(s); // SIGKILL; its nats-server child dies with it
+    let mut s = None;
+    for _ in 0..5 {
+        match support::Stan::start_on(port, CLUSTER, &args) {
+            Ok(started) => {
+                s = Some(started);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+    let s = s.expect("stan-server restarted");
+    assert!(!channels(mon).contains(&"gone".to_string()), "the deleted channel came back after the restart");
+    let sc = within(20, stan_client::connect(CLUSTER, "c2", support::opts(&s.url()))).await.unwrap();
+    publish(&sc, "gone", 1).await;
+    let mut sub =
+        within(10, sc.subscribe("gone", SubscriptionOptions::default().deliver_all_available())).await.unwrap();
+    let m = within(10, sub.next()).await.unwrap();
+    assert_eq!((m.sequence(), m.data_str().to_string()), (1, "m0".to_string()));
+    assert!(tokio::time::timeout(Duration::from_millis(500), sub.next()).await.is_err(), "an old message came back");
 }

@@ -458,4 +458,34 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_deleted_channel_loses_every_row_after_its_inserts() {
+        let mut ids = Ids::default();
+        let lim = RowLimits::default();
+        let mut b = Batch::default();
+        b.add(&Record::ChannelCreated { channel: "x".into() }, &mut ids, lim).unwrap();
+        b.add(&msg(1), &mut ids, lim).unwrap();
+        b.add(&Record::Sent { channel: "x".into(), sub_id: 7, sequence: 1 }, &mut ids, lim).unwrap();
+        b.add(&Record::ChannelDeleted { channel: "x".into() }, &mut ids, lim).unwrap();
+        assert!(ids.channels.is_empty());
+        assert!(b.add(&msg(2), &mut ids, lim).unwrap_err().contains("unknown channel"));
+        let sqls: Vec<String> = b.compile().into_iter().map(|s| format!("{} {:?}", s.sql, s.args)).collect();
+        let id = format!("{:?}", vec![Arg::I64(1)]);
+        assert_eq!(
+            sqls[sqls.len() - 4..],
+            [
+                format!("DELETE FROM SubsPending WHERE subid IN (SELECT subid FROM Subscriptions WHERE id=?) {id}"),
+                format!("DELETE FROM Subscriptions WHERE id=? {id}"),
+                format!("DELETE FROM Messages WHERE id=? {id}"),
+                format!("DELETE FROM Channels WHERE id=? {id}"),
+            ]
+        );
+        // The inserts of the same batch come first.
+        assert!(sqls[..sqls.len() - 4].iter().any(|s| s.starts_with("INSERT INTO SubsPending")), "{sqls:?}");
+        // Created again, the channel gets a new ID.
+        b = Batch::default();
+        b.add(&Record::ChannelCreated { channel: "x".into() }, &mut ids, lim).unwrap();
+        assert_eq!(ids.channels["x"], 2);
+    }
 }
