@@ -72,6 +72,9 @@ async fn publish(sc: &stan_client::Connection, channel: &str, n: usize) {
 async fn scenario(which: StanImpl) -> Vec<(&'static str, Vec<String>)> {
     let (env, mon) = start(which, &[]);
     let mut seen = Vec::new();
+    let storez = monitor::http_get(mon, "/streaming/storez").expect("storez answers");
+    let storez: serde_json::Value = serde_json::from_str(&storez).unwrap();
+    assert_eq!(storez["limits"]["max_inactivity"], 1_000_000_000u64, "{which:?}: {storez}");
     let sc = within(15, stan_client::connect(CLUSTER, "c1", opts(&env.nats_url()))).await.unwrap();
 
     // A channel with messages and no subscription goes after -mi; one with
