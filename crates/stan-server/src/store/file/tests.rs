@@ -63,7 +63,24 @@ fn msg(seq: u64, size: usize) -> Record {
 }
 
 fn open(dir: &Path) -> (FileJournal, Vec<Record>) {
-    FileJournal::open(dir, SyncPolicy::OsBuffer).expect("open journal")
+    open_retrying(dir).expect("open journal")
+}
+
+/// Open, retrying for a moment while the lock is busy: another test of this
+/// binary (the SQL FT-lock tests) starts database processes, and a child
+/// between its fork and its exec briefly holds a copy of our lock file's
+/// descriptor.
+fn open_retrying(dir: &Path) -> io::Result<(FileJournal, Vec<Record>)> {
+    let mut tries = 0;
+    loop {
+        match FileJournal::open(dir, SyncPolicy::OsBuffer) {
+            Err(e) if e.kind() == io::ErrorKind::ResourceBusy && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r => return r,
+        }
+    }
 }
 
 fn write_all(dir: &Path, recs: &[Record]) {
@@ -527,7 +544,7 @@ fn open_arbitrary(dir: &Path, bytes: &[u8]) -> Option<usize> {
         }
     }
     fs::write(journal_path(dir), bytes).unwrap();
-    let (mut j, recs) = match FileJournal::open(dir, SyncPolicy::OsBuffer) {
+    let (mut j, recs) = match open_retrying(dir) {
         Ok(v) => v,
         Err(e) => {
             assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{e}");
