@@ -202,7 +202,8 @@ Streaming Server Options:
     -mm,  --max_msgs <int>           Max number of messages per channel (0 for unlimited, default 1000000)
     -mb,  --max_bytes <size>         Max messages total size per channel (0 for unlimited, default 1024000000)
     -ma,  --max_age <duration>       Max duration a message can be stored (\"0s\" for unlimited)
-    -mi,  --max_inactivity <duration> Only 0 (the default: channels are kept); other values are refused
+    -mi,  --max_inactivity <duration> Max inactivity (no new message, no subscription) after which a channel
+                                     and its messages are deleted (0 for unlimited, the default)
     -ns,  --nats_server <string>     Connect to this external NATS Server URL (embedded otherwise)
     -hbi, --hb_interval <duration>   Interval at which server sends heartbeat to a client (default 30s)
     -hbt, --hb_timeout <duration>    How long server waits for a heartbeat response (default 10s)
@@ -447,15 +448,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String>
             "mm" | "max_msgs" => o.max_msgs = parse_num(&name, &v)?,
             "mb" | "max_bytes" => o.max_bytes = parse_size(&v).ok_or_else(|| bad(&name, &v))?,
             "ma" | "max_age" => o.max_age = parse_duration(&v).ok_or_else(|| bad(&name, &v))?,
-            "mi" | "max_inactivity" => {
-                o.max_inactivity = parse_duration(&v).ok_or_else(|| bad(&name, &v))?;
-                if !o.max_inactivity.is_zero() {
-                    return Err(format!(
-                        "-{name} {v}: channel deletion after inactivity is not supported by stan-server yet \
-                         (channels are kept forever); remove the flag or pass 0"
-                    ));
-                }
-            }
+            "mi" | "max_inactivity" => o.max_inactivity = parse_duration(&v).ok_or_else(|| bad(&name, &v))?,
             "ws_port" => o.ws_port = Some(parse_num(&name, &v)?),
             "user" => o.user = Some(v),
             "pass" => o.pass = Some(v),
@@ -708,11 +701,14 @@ mod tests {
     }
 
     #[test]
-    fn max_inactivity_is_refused_unless_zero() {
+    fn max_inactivity_is_a_duration() {
         assert!(run(&["-mi", "0"]).max_inactivity.is_zero());
-        let e = parse(["-mi", "10m"].iter().map(|s| s.to_string())).unwrap_err();
-        assert!(e.contains("-mi 10m: channel deletion after inactivity is not supported"), "{e}");
-        assert!(parse(["--max_inactivity=1h"].iter().map(|s| s.to_string())).is_err());
+        assert_eq!(run(&["-mi", "10m"]).max_inactivity, Duration::from_secs(600));
+        assert_eq!(run(&["--max_inactivity=1h"]).max_inactivity, Duration::from_secs(3600));
+        assert_eq!(run(&["-mi", "1500ms"]).max_inactivity, Duration::from_millis(1500));
+        let e = parse(["-mi", "-1s"].iter().map(|s| s.to_string())).unwrap_err();
+        assert!(e.contains("-1s"), "{e}");
+        assert!(parse(["-mi", "soon"].iter().map(|s| s.to_string())).is_err());
     }
 
     #[test]

@@ -187,6 +187,7 @@ async fn serve(
     cfg.max_channels = opts.max_channels;
     cfg.max_subs = opts.max_subs;
     cfg.replace_durable = opts.replace_durable;
+    cfg.max_inactivity_ms = opts.max_inactivity.as_millis() as u64;
     cfg.limits = ChannelLimits {
         max_msgs: opts.max_msgs,
         max_bytes: opts.max_bytes,
@@ -361,12 +362,13 @@ fn open_sql(opts: &Options, cfg: &state::Config) -> Result<(SqlJournal, Vec<stor
 fn log_limits(o: &Options) {
     let show = |v: u64| if v == 0 { "unlimited".to_string() } else { v.to_string() };
     log::info(format_args!(
-        "Limits: channels={} subscriptions={} msgs={} bytes={} age={:?}",
+        "Limits: channels={} subscriptions={} msgs={} bytes={} age={:?} inactivity={:?}",
         show(o.max_channels as u64),
         show(o.max_subs as u64),
         show(o.max_msgs),
         show(o.max_bytes),
-        o.max_age
+        o.max_age,
+        o.max_inactivity
     ));
     log::info(format_args!(
         "Heartbeats: interval={:?} timeout={:?} fail count={}",

@@ -43,6 +43,12 @@ impl GuidWindow {
         self.new.push((channel.to_string(), seq, guid.to_string()));
     }
 
+    /// Forget every GUID of a deleted channel.
+    pub fn forget_channel(&mut self, channel: &str) {
+        self.seqs.retain(|k, _| k.0 != channel);
+        self.new.retain(|n| n.0 != channel);
+    }
+
     pub fn take_new(&mut self) -> Vec<(String, u64, String)> {
         std::mem::take(&mut self.new)
     }

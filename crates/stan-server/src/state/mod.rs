@@ -11,6 +11,7 @@ mod delivery;
 #[cfg(test)]
 mod fuzz_tests;
 pub mod guids;
+mod inactivity;
 mod publish;
 pub mod recovery;
 mod subscribe;
@@ -94,6 +95,9 @@ pub struct Config {
     /// Largest stored message (its encoded MsgProto) the store can hold; 0:
     /// no limit. Bigger publishes get a PubAck error (e.g. MySQL's `BLOB`).
     pub max_stored_msg: u64,
+    /// `-mi`: a channel without active subscriptions nor new messages for
+    /// this long (ms) is deleted; 0: channels are kept.
+    pub max_inactivity_ms: u64,
 }
 
 impl Config {
@@ -110,6 +114,7 @@ impl Config {
             replace_durable: false,
             persist: false,
             max_stored_msg: 0,
+            max_inactivity_ms: 0,
         }
     }
 }
@@ -224,6 +229,8 @@ pub struct Channel {
     pub queues: BTreeMap<String, QueueGroup>,
     /// `clientID:durable` → plain durable subscription.
     pub durables: HashMap<String, SubId>,
+    /// Its `-mi` inactivity timer.
+    pub idle: inactivity::Idle,
 }
 
 impl Channel {
@@ -244,6 +251,8 @@ pub enum Timer {
     /// One message whose deadline is out of its subscription's queue order.
     Redeliver(SubId, u64),
     Heartbeat(String),
+    /// A channel's `-mi` inactivity period may be over.
+    ChannelIdle(String),
 }
 
 /// A NATS request the driver performs on the core's behalf; its outcome comes
@@ -375,6 +384,7 @@ impl State {
                 Timer::AckWait(sub) => self.ack_wait_due(sub, d, now),
                 Timer::Redeliver(sub, seq) => self.redeliver_due(sub, seq, d, now),
                 Timer::Heartbeat(cid) => self.heartbeat_due(&cid, d),
+                Timer::ChannelIdle(ch) => self.channel_idle_due(&ch, d, now),
             }
         }
     }

@@ -66,6 +66,7 @@ impl State {
         if let Some(first) = ch.log.enforce(&limits, wall_ns) {
             self.record(|| Record::MsgsTruncated { channel: pm.subject.clone(), first_seq: first });
         }
+        self.channel_activity(&pm.subject, now);
         self.pub_ack(reply, pm.guid, "");
         self.deliver_channel(&pm.subject, now);
     }

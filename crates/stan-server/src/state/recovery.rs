@@ -86,6 +86,10 @@ impl State {
                         s.pending.remove(&sequence);
                     }
                 }
+                Record::ChannelDeleted { channel } => {
+                    self.channels.remove(&channel);
+                    subs.retain(|_, s| s.channel != channel);
+                }
             }
         }
         let mut rec = Recovered { clients: clients.len(), channels: self.channels.len(), ..Default::default() };
@@ -131,6 +135,9 @@ impl State {
         }
         for sid in self.subs.keys().copied().collect::<Vec<_>>() {
             self.arm_overdue(sid, now);
+        }
+        for name in self.channels.keys().cloned().collect::<Vec<_>>() {
+            self.channel_activity(&name, now);
         }
         self.cfg.persist = persist;
         Ok(rec)

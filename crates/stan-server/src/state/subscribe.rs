@@ -50,6 +50,22 @@ impl State {
             return Err(e::SRV_UNKNOWN_CLIENT);
         }
         self.channel_or_create(&sr.subject)?;
+        // The channel's inactivity timer stops while the request is handled,
+        // and starts again (from now) if it fails.
+        self.stop_idle_timer(&sr.subject);
+        let r = self.subscribe_on(&sr, start, now, wall_ns);
+        self.channel_activity(&sr.subject, now);
+        r
+    }
+
+    /// Create or resume the subscription `sr` asks for on its (existing) channel.
+    fn subscribe_on(
+        &mut self,
+        sr: &SubscriptionRequest,
+        start: StartPosition,
+        now: u64,
+        wall_ns: i64,
+    ) -> Result<(SubId, String), &'static str> {
         let durable_queue = !sr.durable_name.is_empty() && !sr.q_group.is_empty();
         if durable_queue && sr.durable_name.contains(':') {
             return Err(e::SRV_DURABLE_QUEUE_COLON);
@@ -64,28 +80,28 @@ impl State {
                     }
                     self.end_sub(sid, true, now);
                 }
-                return Ok(self.resume(sid, &sr));
+                return Ok(self.resume(sid, sr));
             }
         }
         let qkey = if durable_queue { format!("{}:{}", sr.durable_name, sr.q_group) } else { sr.q_group.clone() };
         if !qkey.is_empty() {
             if let Some(q) = ch.queues.get(&qkey) {
                 if let Some(shadow) = q.shadow {
-                    return Ok(self.resume(shadow, &sr));
+                    return Ok(self.resume(shadow, sr));
                 }
                 let (last_sent, sid) = (q.last_sent, self.alloc_sub_id());
                 let ack_inbox = self.new_ack_inbox();
                 self.check_sub_limit(&sr.subject)?;
-                let sub = new_sub(sid, &sr, &qkey, ack_inbox.clone(), last_sent);
+                let sub = new_sub(sid, sr, &qkey, ack_inbox.clone(), last_sent);
                 self.add_sub(sub);
                 return Ok((sid, ack_inbox));
             }
         }
         self.check_sub_limit(&sr.subject)?;
-        let start_after = self.start_cursor(&sr, start, wall_ns);
+        let start_after = self.start_cursor(sr, start, wall_ns);
         let sid = self.alloc_sub_id();
         let ack_inbox = self.new_ack_inbox();
-        let sub = new_sub(sid, &sr, &qkey, ack_inbox.clone(), start_after);
+        let sub = new_sub(sid, sr, &qkey, ack_inbox.clone(), start_after);
         if !qkey.is_empty() {
             let ch = self.channels.get_mut(&sr.subject).expect("exists");
             ch.queues
@@ -261,6 +277,12 @@ impl State {
     /// its state is deleted. A queue member's pending messages move to the
     /// remaining members.
     pub(crate) fn end_sub(&mut self, sid: SubId, keep: bool, now: u64) {
+        let Some(channel) = self.subs.get(&sid).map(|s| s.channel.clone()) else { return };
+        self.take_sub_down(sid, keep, now);
+        self.channel_activity(&channel, now);
+    }
+
+    fn take_sub_down(&mut self, sid: SubId, keep: bool, now: u64) {
         let Some(sub) = self.subs.get(&sid) else { return };
         let (cid, channel, queue) = (sub.client_id.clone(), sub.channel.clone(), sub.queue.clone());
         if let Some(c) = self.clients.get_mut(&cid) {

@@ -560,3 +560,152 @@ fn closing_a_client_cancels_its_heartbeat() {
     assert!(!t.st.clients.contains_key("b"));
     assert_eq!(t.st.next_deadline(), None);
 }
+
+/// A harness whose channels are deleted after `mi` ms of inactivity (`-mi`).
+fn h_mi(mi: u64) -> Harness {
+    let mut t = h();
+    t.st.cfg.max_inactivity_ms = mi;
+    t.st.cfg.persist = true;
+    t
+}
+
+#[test]
+fn inactive_channel_is_deleted_after_max_inactivity() {
+    let mut t = h_mi(1000);
+    t.connect("a");
+    assert_eq!(t.publish("a", "foo", "1").error, "");
+    t.advance(999);
+    assert!(t.st.channels.contains_key("foo"));
+    t.advance(1);
+    assert!(!t.st.channels.contains_key("foo"));
+    let recs = t.st.take_records();
+    assert_eq!(recs.last(), Some(&Record::ChannelDeleted { channel: "foo".into() }));
+    // Created again from sequence 1.
+    t.publish("a", "foo", "2");
+    assert_eq!(t.st.channels["foo"].log.first_seq(), 1);
+    assert_eq!(t.st.channels["foo"].log.len(), 1);
+}
+
+#[test]
+fn max_inactivity_zero_keeps_channels() {
+    let mut t = h_mi(0);
+    t.connect("a");
+    t.publish("a", "foo", "1");
+    t.advance(10_000_000);
+    assert!(t.st.channels.contains_key("foo"));
+}
+
+#[test]
+fn a_message_moves_the_inactivity_period() {
+    let mut t = h_mi(1000);
+    t.connect("a");
+    t.publish("a", "foo", "1");
+    t.advance(600);
+    t.publish("a", "foo", "2");
+    t.advance(400);
+    assert!(t.st.channels.contains_key("foo"), "the message at 600 restarted the period");
+    t.advance(599);
+    assert!(t.st.channels.contains_key("foo"));
+    t.advance(1);
+    assert!(!t.st.channels.contains_key("foo"));
+}
+
+#[test]
+fn an_active_subscription_keeps_the_channel_until_it_ends() {
+    let mut t = h_mi(1000);
+    t.connect("a");
+    t.publish("a", "foo", "1");
+    let ack = t.subscribe("a", "foo", "in.a", |_| {});
+    t.advance(5000);
+    assert!(t.st.channels.contains_key("foo"));
+    assert_eq!(t.unsub("a", "foo", &ack, false), "");
+    t.advance(999);
+    assert!(t.st.channels.contains_key("foo"));
+    t.advance(1);
+    assert!(!t.st.channels.contains_key("foo"));
+    // A subscription creates the channel; closing its client starts the period.
+    t.subscribe("a", "bar", "in.b", |r| r.q_group = "q".into());
+    t.advance(5000);
+    assert!(t.st.channels.contains_key("bar"));
+    assert_eq!(t.close("a"), "");
+    t.advance(999);
+    assert!(t.st.channels.contains_key("bar"));
+    t.advance(1);
+    assert!(!t.st.channels.contains_key("bar"));
+}
+
+#[test]
+fn offline_durables_do_not_keep_a_channel_and_go_with_it() {
+    let mut t = h_mi(1000);
+    t.connect("a");
+    t.publish("a", "foo", "1");
+    let ack = t.subscribe("a", "foo", "in.a", |r| r.durable_name = "d".into());
+    t.subscribe("a", "foo", "in.q", |r| {
+        r.durable_name = "dq".into();
+        r.q_group = "q".into();
+    });
+    assert_eq!(t.st.subs.len(), 2);
+    assert_eq!(t.close("a"), "");
+    assert_eq!(t.st.subs.len(), 2, "both durables are kept offline");
+    t.advance(1000);
+    assert!(!t.st.channels.contains_key("foo"));
+    assert!(t.st.subs.is_empty() && t.st.ack_inboxes.is_empty(), "{:?}", t.st.subs.keys());
+    // The durable starts again on a new, empty channel.
+    t.connect("a");
+    t.subscribe("a", "foo", "in.a2", |r| {
+        r.durable_name = "d".into();
+        r.start_position = StartPosition::First as i32;
+    });
+    assert!(t.st.channels["foo"].log.is_empty());
+    assert!(!t.st.ack_inboxes.contains_key(&ack));
+}
+
+#[test]
+fn a_failed_subscription_restarts_the_period() {
+    let mut t = h_mi(1000);
+    t.connect("a");
+    t.publish("a", "foo", "1");
+    t.advance(600);
+    // Refused after the channel lookup: the period starts again from now.
+    let r = t.subscribe("a", "foo", "in.b", |r| {
+        r.durable_name = "a:b".into();
+        r.q_group = "q".into();
+    });
+    assert!(r.starts_with("ERR:"), "{r}");
+    t.advance(400);
+    assert!(t.st.channels.contains_key("foo"));
+    t.advance(599);
+    assert!(t.st.channels.contains_key("foo"));
+    t.advance(1);
+    assert!(!t.st.channels.contains_key("foo"));
+}
+
+#[test]
+fn a_deleted_channel_stays_deleted_after_replay() {
+    let mut t = h_mi(1000);
+    t.connect("a");
+    t.publish("a", "foo", "1");
+    t.publish("a", "keep", "k");
+    t.subscribe("a", "keep", "in.k", |_| {});
+    t.subscribe("a", "foo", "in.d", |r| r.durable_name = "d".into());
+    let mut recs = t.st.take_records();
+    // Close the durable: it goes offline and the channel is deleted.
+    t.close("a");
+    t.connect("a");
+    t.subscribe("a", "keep", "in.k", |_| {});
+    t.advance(1000);
+    assert!(!t.st.channels.contains_key("foo"));
+    t.publish("a", "foo", "again");
+    recs.extend(t.st.take_records());
+    assert!(recs.contains(&Record::ChannelDeleted { channel: "foo".into() }));
+    let mut st = State::new(t.st.cfg.clone());
+    st.replay(recs, 0).unwrap();
+    let foo = &st.channels["foo"];
+    assert_eq!((foo.log.first_seq(), foo.log.last_seq()), (1, 1));
+    assert!(foo.durables.is_empty() && foo.plain.is_empty());
+    assert_eq!(st.channels["keep"].log.len(), 1);
+    // The recovered channel without subscriptions has its timer armed again.
+    st.handle_timeout(1000);
+    assert!(!st.channels.contains_key("foo"));
+    assert!(st.channels.contains_key("keep"));
+}

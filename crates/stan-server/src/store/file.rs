@@ -299,6 +299,9 @@ impl Journal for FileJournal {
             let loc = bodies::Loc { off: self.len + start as u64, frame_len: n as u32, data_len: data.len() as u32 };
             b.appended(channel, *sequence, loc, data);
         }
+        if let (Some(b), Record::ChannelDeleted { channel }) = (&self.bodies, rec) {
+            b.forget_channel(channel);
+        }
         self.since_rewrite += n;
         if self.buf.len() >= FLUSH_AT {
             self.write_out()?;

@@ -48,6 +48,8 @@ pub enum Record {
     Sent { channel: String, sub_id: u64, sequence: u64 },
     /// Subscription `sub_id` acknowledged `sequence`.
     Acked { channel: String, sub_id: u64, sequence: u64 },
+    /// A channel was deleted (`-mi`) with its messages and subscriptions.
+    ChannelDeleted { channel: String },
 }
 
 /// The persisted part of a subscription.

@@ -79,6 +79,18 @@ impl FileBodies {
         }
     }
 
+    /// A channel was deleted: its index, pending and cached bodies go (a
+    /// channel created again under that name starts again at sequence 1).
+    pub(super) fn forget_channel(&self, channel: &str) {
+        let mut g = self.lock();
+        g.index.remove(channel);
+        g.pinned.retain(|k, _| k.0 != channel);
+        let Inner { cache, order, .. } = &mut *g;
+        cache.retain(|k, _| k.0 != channel);
+        order.retain(|k| k.0 != channel);
+        g.cached_bytes = g.cache.values().map(|b| b.len() as u64).sum();
+    }
+
     /// After a rewrite: the new file and index replace the old ones.
     pub(super) fn replace(&self, file: File, index: Index) {
         let mut g = self.lock();

@@ -23,6 +23,7 @@ const TAG_SUB_UPSERT: u8 = 7;
 const TAG_SUB_DELETED: u8 = 8;
 const TAG_SENT: u8 = 9;
 const TAG_ACKED: u8 = 10;
+const TAG_CHANNEL_DELETED: u8 = 11;
 
 /// One decoded journal entry.
 #[derive(Debug, PartialEq)]
@@ -107,6 +108,10 @@ pub(crate) fn encode_record(rec: &Record, out: &mut Vec<u8>) {
             put_varint(out, *sub_id);
             put_varint(out, *sequence);
         }
+        Record::ChannelDeleted { channel } => {
+            out.push(TAG_CHANNEL_DELETED);
+            put_bytes(out, channel.as_bytes());
+        }
     }
 }
 
@@ -138,6 +143,7 @@ pub(crate) fn decode_entry(payload: &[u8]) -> Result<Entry, DecodeError> {
         TAG_SUB_DELETED => Entry::Record(Record::SubDeleted { channel: r.string()?, sub_id: r.varint()? }),
         TAG_SENT => Entry::Record(Record::Sent { channel: r.string()?, sub_id: r.varint()?, sequence: r.varint()? }),
         TAG_ACKED => Entry::Record(Record::Acked { channel: r.string()?, sub_id: r.varint()?, sequence: r.varint()? }),
+        TAG_CHANNEL_DELETED => Entry::Record(Record::ChannelDeleted { channel: r.string()? }),
         _ => return Err(DecodeError("unknown record tag")),
     };
     if !r.buf.is_empty() {

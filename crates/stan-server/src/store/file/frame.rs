@@ -193,6 +193,9 @@ pub(super) fn scan(file: &File, file_len: u64, version: u32, mut index: Option<&
                 match entry {
                     Entry::Record(mut rec) => {
                         note_msg(&rec, &mut last_msg, &mut out.damage);
+                        if let (Some(ix), Record::ChannelDeleted { channel }) = (index.as_deref_mut(), &rec) {
+                            ix.remove(channel);
+                        }
                         if let (Some(ix), Record::Msg { channel, sequence, data, .. }) =
                             (index.as_deref_mut(), &mut rec)
                         {
@@ -234,6 +237,9 @@ fn note_msg(rec: &Record, next_seq: &mut HashMap<String, (u64, usize)>, damage: 
     match rec {
         Record::ChannelCreated { channel } => {
             next_seq.entry(channel.clone()).or_insert((1, seen));
+        }
+        Record::ChannelDeleted { channel } => {
+            next_seq.remove(channel);
         }
         Record::MsgsTruncated { channel, first_seq } => {
             let e = next_seq.entry(channel.clone()).or_insert((*first_seq, seen));

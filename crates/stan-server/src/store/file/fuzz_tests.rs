@@ -66,6 +66,7 @@ fn record() -> impl Strategy<Value = Record> {
         (text(), any::<u64>()).prop_map(|(channel, first_seq)| Record::MsgsTruncated { channel, first_seq }),
         (text(), sub_record()).prop_map(|(channel, sub)| Record::SubUpsert { channel, sub }),
         (text(), any::<u64>()).prop_map(|(channel, sub_id)| Record::SubDeleted { channel, sub_id }),
+        text().prop_map(|channel| Record::ChannelDeleted { channel }),
         (text(), any::<u64>(), any::<u64>()).prop_map(|(channel, sub_id, sequence)| Record::Sent {
             channel,
             sub_id,

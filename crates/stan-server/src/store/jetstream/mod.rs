@@ -447,10 +447,32 @@ impl Writer {
             .iter()
             .filter(|r| !matches!(r, Record::ChannelCreated { .. } | Record::Msg { .. } | Record::MsgsTruncated { .. }))
             .collect();
+        // A deleted channel's stream goes before the deletion is recorded:
+        // stopping in between recovers the channel empty (to be deleted
+        // again), never leaves a stream no record points to.
+        for r in &recs {
+            if let Record::ChannelDeleted { channel } = r {
+                self.delete_channel_stream(channel).await?;
+            }
+        }
         for chunk in chunks(&rest) {
             meta_bytes += self.write_meta("rec", chunk).await?;
         }
         Ok(meta_bytes)
+    }
+
+    /// Delete the stream of a deleted channel (already gone is fine).
+    async fn delete_channel_stream(&mut self, channel: &str) -> Result<(), String> {
+        self.streams.remove(channel);
+        let name = self.names.channel_stream(channel);
+        use async_nats::jetstream::{context::DeleteStreamErrorKind, ErrorCode};
+        match self.js.delete_stream(&name).await {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.kind(), DeleteStreamErrorKind::JetStream(api) if api.error_code() == ErrorCode::STREAM_NOT_FOUND) => {
+                Ok(())
+            }
+            Err(e) => Err(format!("cannot delete stream {name} of deleted channel {channel}: {e}")),
+        }
     }
 
     /// Replace the meta stream's content by `snapshot` (messages excluded:

@@ -50,13 +50,26 @@ pub(super) async fn recover(w: &mut Writer) -> Result<Vec<Record>, String> {
             }
         }
     }
+    // The channels that exist: created and not deleted since.
     let mut channels: Vec<String> = Vec::new();
+    let mut deleted: Vec<String> = Vec::new();
     for r in &records {
-        if let Record::ChannelCreated { channel } = r {
-            if !channels.contains(channel) {
+        match r {
+            Record::ChannelCreated { channel } if !channels.contains(channel) => {
                 channels.push(channel.clone());
+                deleted.retain(|d| d != channel);
             }
+            Record::ChannelDeleted { channel } => {
+                channels.retain(|c| c != channel);
+                if !deleted.contains(channel) {
+                    deleted.push(channel.clone());
+                }
+            }
+            _ => {}
         }
+    }
+    for ch in &deleted {
+        w.delete_channel_stream(ch).await?;
     }
     let mut msgs = 0u64;
     for ch in channels {

@@ -304,6 +304,21 @@ impl Batch {
                 let id = ids.channel(channel)?;
                 self.subs.acked(id, *sub_id, *sequence);
             }
+            Record::ChannelDeleted { channel } => {
+                // Every row of the channel goes, its Channels row last (as
+                // the original's deep delete; here in the batch's one
+                // transaction). Last in the batch, after its inserts.
+                let id = ids.channel(channel)?;
+                ids.channels.remove(channel);
+                let id = || vec![Arg::I64(id)];
+                self.subs.barrier(stmt(
+                    "DELETE FROM SubsPending WHERE subid IN (SELECT subid FROM Subscriptions WHERE id=?)",
+                    id(),
+                ));
+                self.subs.barrier(stmt("DELETE FROM Subscriptions WHERE id=?", id()));
+                self.subs.barrier(stmt("DELETE FROM Messages WHERE id=?", id()));
+                self.subs.barrier(stmt("DELETE FROM Channels WHERE id=?", id()));
+            }
         }
         Ok(())
     }
@@ -442,5 +457,35 @@ mod tests {
                 "UPDATE Subscriptions SET lastsent=? WHERE id=? AND subid=? AND lastsent<? 4".to_string(),
             ]
         );
+    }
+
+    #[test]
+    fn a_deleted_channel_loses_every_row_after_its_inserts() {
+        let mut ids = Ids::default();
+        let lim = RowLimits::default();
+        let mut b = Batch::default();
+        b.add(&Record::ChannelCreated { channel: "x".into() }, &mut ids, lim).unwrap();
+        b.add(&msg(1), &mut ids, lim).unwrap();
+        b.add(&Record::Sent { channel: "x".into(), sub_id: 7, sequence: 1 }, &mut ids, lim).unwrap();
+        b.add(&Record::ChannelDeleted { channel: "x".into() }, &mut ids, lim).unwrap();
+        assert!(ids.channels.is_empty());
+        assert!(b.add(&msg(2), &mut ids, lim).unwrap_err().contains("unknown channel"));
+        let sqls: Vec<String> = b.compile().into_iter().map(|s| format!("{} {:?}", s.sql, s.args)).collect();
+        let id = format!("{:?}", vec![Arg::I64(1)]);
+        assert_eq!(
+            sqls[sqls.len() - 4..],
+            [
+                format!("DELETE FROM SubsPending WHERE subid IN (SELECT subid FROM Subscriptions WHERE id=?) {id}"),
+                format!("DELETE FROM Subscriptions WHERE id=? {id}"),
+                format!("DELETE FROM Messages WHERE id=? {id}"),
+                format!("DELETE FROM Channels WHERE id=? {id}"),
+            ]
+        );
+        // The inserts of the same batch come first.
+        assert!(sqls[..sqls.len() - 4].iter().any(|s| s.starts_with("INSERT INTO SubsPending")), "{sqls:?}");
+        // Created again, the channel gets a new ID.
+        b = Batch::default();
+        b.add(&Record::ChannelCreated { channel: "x".into() }, &mut ids, lim).unwrap();
+        assert_eq!(ids.channels["x"], 2);
     }
 }
