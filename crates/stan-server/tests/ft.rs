@@ -6,8 +6,8 @@
 
 use futures::stream::StreamExt;
 use stan_client::{Options, SubscriptionOptions};
-use stan_testkit::monitor::{accepts, http_get, http_status};
-use stan_testkit::{binaries, ports::free_port, ServerProcess, StanImpl};
+use stan_testkit::monitor::{accepts, http_get};
+use stan_testkit::{binaries, ft_active, ports::free_port, FtPair, ServerProcess, StanImpl};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -57,26 +57,12 @@ fn member_of(which: StanImpl, nats_port: u16, dir: &str, http: u16) -> ServerPro
     ServerProcess::start("stan-server-ft", &binaries::stan_server(which), args)
 }
 
-fn ft_active(port: u16) -> Option<u16> {
-    http_status(port, "/streaming/isFTActive")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standby_takes_over_after_sigkill_without_losing_acked_messages() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let (nats_port, nats_mon) = (free_port(), free_port());
-    let _nats = ServerProcess::start(
-        "nats-server",
-        &binaries::nats_server(),
-        ["-a", "127.0.0.1", "-p", &nats_port.to_string(), "-m", &nats_mon.to_string()].map(String::from).to_vec(),
-    );
-    assert!(eventually(20, || accepts(nats_port) && accepts(nats_mon)).await, "nats-server did not start");
-    let (ma, mb) = (free_port(), free_port());
-    let mut a = member(nats_port, d, ma);
-    assert!(eventually(20, || ft_active(ma) == Some(200)).await, "first member not active:\n{}", a.log());
-    let mut b = member(nats_port, d, mb);
-    assert!(eventually(20, || ft_active(mb) == Some(204)).await, "second member not in standby:\n{}", b.log());
+    let pair = tokio::task::block_in_place(|| FtPair::start(|nats, http| member(nats, d, http)));
+    let FtPair { nats: _nats, nats_port, nats_mon, mut a, ma, mut b, mb } = pair;
     let serverz = http_get(mb, "/streaming/serverz").unwrap();
     assert!(serverz.contains("\"state\": \"FT_STANDBY\""), "{serverz}");
     assert!(http_get(ma, "/streaming/serverz").unwrap().contains("\"state\": \"FT_ACTIVE\""));

@@ -11,8 +11,8 @@
 
 use futures::stream::StreamExt;
 use stan_client::{Options, SubscriptionOptions};
-use stan_testkit::monitor::{accepts, http_get, http_status};
-use stan_testkit::{binaries, ports::free_port, ServerProcess, SqlDb, SqlKind, StanImpl};
+use stan_testkit::monitor::http_get;
+use stan_testkit::{binaries, ft_active, FtPair, ServerProcess, SqlDb, SqlKind, StanImpl};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -44,26 +44,12 @@ fn member(nats_port: u16, db: &SqlDb, http: u16) -> ServerProcess {
     ServerProcess::start("stan-server-ft-sql", &binaries::stan_server(StanImpl::Ours), args)
 }
 
-fn ft_active(port: u16) -> Option<u16> {
-    http_status(port, "/streaming/isFTActive")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sql_standby_steals_the_store_lock_after_sigkill() {
     assert!(SqlDb::available(SqlKind::Postgres), "PostgreSQL is not installed (run .ci/setup)");
     let db = tokio::task::block_in_place(|| SqlDb::start(SqlKind::Postgres));
-    let (nats_port, nats_mon) = (free_port(), free_port());
-    let _nats = ServerProcess::start(
-        "nats-server",
-        &binaries::nats_server(),
-        ["-a", "127.0.0.1", "-p", &nats_port.to_string(), "-m", &nats_mon.to_string()].map(String::from).to_vec(),
-    );
-    assert!(eventually(20, || accepts(nats_port) && accepts(nats_mon)).await, "nats-server did not start");
-    let (ma, mb) = (free_port(), free_port());
-    let mut a = member(nats_port, &db, ma);
-    assert!(eventually(20, || ft_active(ma) == Some(200)).await, "first member not active:\n{}", a.log());
-    let mut b = member(nats_port, &db, mb);
-    assert!(eventually(20, || ft_active(mb) == Some(204)).await, "second member not in standby:\n{}", b.log());
+    let pair = tokio::task::block_in_place(|| FtPair::start(|nats, http| member(nats, &db, http)));
+    let FtPair { nats: _nats, nats_port, nats_mon, mut a, mut b, mb, .. } = pair;
     let serverz = http_get(mb, "/streaming/serverz").unwrap();
     assert!(serverz.contains("\"state\": \"FT_STANDBY\""), "{serverz}");
     let owner_a = tokio::task::block_in_place(|| db.query("SELECT id FROM StoreLock"));
@@ -183,18 +169,8 @@ async fn sql_standby_steals_the_store_lock_after_sigkill() {
 async fn a_clean_stop_releases_the_store_lock_for_an_immediate_takeover() {
     assert!(SqlDb::available(SqlKind::Postgres), "PostgreSQL is not installed (run .ci/setup)");
     let db = tokio::task::block_in_place(|| SqlDb::start(SqlKind::Postgres));
-    let (nats_port, nats_mon) = (free_port(), free_port());
-    let _nats = ServerProcess::start(
-        "nats-server",
-        &binaries::nats_server(),
-        ["-a", "127.0.0.1", "-p", &nats_port.to_string(), "-m", &nats_mon.to_string()].map(String::from).to_vec(),
-    );
-    assert!(eventually(20, || accepts(nats_port) && accepts(nats_mon)).await, "nats-server did not start");
-    let (ma, mb) = (free_port(), free_port());
-    let mut a = member(nats_port, &db, ma);
-    assert!(eventually(20, || ft_active(ma) == Some(200)).await, "first member not active:\n{}", a.log());
-    let mut b = member(nats_port, &db, mb);
-    assert!(eventually(20, || ft_active(mb) == Some(204)).await, "second member not in standby:\n{}", b.log());
+    let pair = tokio::task::block_in_place(|| FtPair::start(|nats, http| member(nats, &db, http)));
+    let FtPair { nats: _nats, nats_port, mut a, mut b, mb, .. } = pair;
     let owner_a = tokio::task::block_in_place(|| db.query("SELECT id FROM StoreLock"));
     assert!(!owner_a.is_empty(), "the active member does not own the StoreLock row");
 

@@ -11,6 +11,8 @@
 //! `ours` = `STAN_SERVER_BIN` or `<workspace>/target/debug/stan-server`,
 //! `reference` = `STAN_REFERENCE_BIN` or `<workspace>/.tools/bin/nats-streaming-server`.
 //!
+//! [`FtPair::start`] starts a nats-server and two members of one FT group.
+//!
 //! [`JsCluster::start`] starts a JetStream cluster of real nats-servers
 //! (own store directories, loopback ports) whose nodes can be killed.
 //!
@@ -19,6 +21,7 @@
 
 pub mod binaries;
 mod env;
+mod ft_pair;
 mod js_cluster;
 pub mod monitor;
 pub mod ports;
@@ -27,6 +30,7 @@ pub mod sqldb;
 
 pub use binaries::StanImpl;
 pub use env::StanEnv;
+pub use ft_pair::{ft_active, FtPair};
 pub use js_cluster::{JsCluster, JsNode};
 pub use process::ServerProcess;
 pub use sqldb::{SqlDb, SqlKind};
