@@ -145,7 +145,6 @@ fn open_jetstream(opts: &Options, url: &str, server_id: &str) -> Result<(JsJourn
         replicas: opts.js_replicas.unwrap_or(1),
         lease: opts.js_lease.unwrap_or(std::time::Duration::from_secs(5)),
         max_msgs: opts.max_msgs,
-        max_bytes: opts.max_bytes,
         max_age: opts.max_age,
     };
     log::info(format_args!("JetStream store at {url}: {} replica(s), lease time {:?}", cfg.replicas, cfg.lease));

@@ -171,3 +171,35 @@ async fn a_stream_refused_by_jetstream_stops_the_server_at_once_with_the_reason(
     assert!(took < Duration::from_secs(15), "took {took:?}");
     eprintln!("refused stream: server stopped {took:?} after the publish");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_reserve_no_jetstream_storage_and_max_bytes_is_still_enforced() {
+    // A nats-server with 2 GB of JetStream storage: a stream with STAN's
+    // default max_bytes (1 GB) would reserve half of it, so only one or two
+    // channels could exist; the channels' streams must reserve nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("nats.conf");
+    std::fs::write(&conf, "jetstream { max_file_store: 2GB }\n").unwrap();
+    let (d, c) = (dir.path().join("store"), conf.to_str().unwrap().to_string());
+    let d = d.to_str().unwrap();
+    let s = Stan::start("js-res", &["--store", "jetstream", "--dir", d, "-c", &c, "-mb", "2KB"]);
+    let sc = within(20, stan_client::connect("js-res", "c1", opts(&s.url()))).await.unwrap();
+    for ch in 0..6 {
+        within(20, sc.publish(&format!("ch{ch}"), "x")).await.unwrap_or_else(|e| panic!("ch{ch}: {e}\n{}", s.log()));
+    }
+    // -mb 2KB on one channel: 40 messages of 100 bytes keep only the newest ones.
+    for i in 0..40 {
+        within(20, sc.publish("big", vec![b'a' + (i % 26) as u8; 100])).await.unwrap();
+    }
+    let mut sub =
+        within(20, sc.subscribe("big", SubscriptionOptions::default().deliver_all_available())).await.unwrap();
+    let first = within(10, sub.next()).await.expect("message");
+    assert!(first.sequence() > 20, "-mb 2KB kept sequence {} of 40", first.sequence());
+    within(20, sc.close()).await.unwrap();
+    // The same in JetStream: the stream was purged below the first kept sequence.
+    let ctx = jetstream::new(async_nats::connect(s.url()).await.unwrap());
+    let mut stream = ctx.get_stream("STAN_js-res_big").await.unwrap();
+    let info = stream.info().await.unwrap();
+    assert_eq!(info.config.max_bytes, -1, "the channel's stream reserves storage");
+    assert_eq!(info.state.first_sequence, first.sequence(), "stream not purged like the channel");
+}

@@ -44,7 +44,6 @@ pub struct JsConfig {
     pub replicas: usize,
     pub lease: Duration,
     pub max_msgs: u64,
-    pub max_bytes: u64,
     pub max_age: Duration,
 }
 
@@ -265,7 +264,12 @@ fn channel_config(names: &Names, cfg: &JsConfig, channel: &str) -> stream::Confi
         num_replicas: cfg.replicas,
         storage: stream::StorageType::File,
         max_messages: lim(cfg.max_msgs),
-        max_bytes: lim(cfg.max_bytes),
+        // `-mb` is enforced by stan-server (it purges the stream's oldest
+        // messages), not as the stream's max_bytes: JetStream reserves a
+        // file stream's max_bytes against the server's storage when the
+        // stream is created, so STAN's default of 1 GB per channel would
+        // let a server with 8 GB of JetStream storage hold only 8 channels.
+        max_bytes: -1,
         max_age: cfg.max_age,
         discard: stream::DiscardPolicy::Old,
         allow_direct: true,
