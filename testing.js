@@ -6,7 +6,7 @@
 const { spawn } = require('child_process')
 
 const binaries = require('./lib/binaries')
-const { freePort, canConnect } = require('./lib/loopback')
+const { freePort, httpGet } = require('./lib/loopback')
 
 /**
  * Start stan-server on free loopback ports.
@@ -39,7 +39,11 @@ async function startTestServer (opts = {}) {
   }
   const deadline = Date.now() + (opts.startTimeout || 10000)
   // Ready once the monitoring port answers (stan-server opens it after the handshake with NATS).
-  while (!(await canConnect(monitorPort))) {
+  // Ready = /streaming/serverz answers: the server answers monitoring
+  // requests only once it is subscribed to its STAN subjects (the monitoring
+  // port itself accepts connections earlier, and a connect request sent then
+  // would go unanswered).
+  while (!(await serverzAnswers(monitorPort))) {
     if (gone !== null) {
       throw new Error(`stan-rs/testing: stan-server exited (${JSON.stringify(gone)}): ${stderr}`)
     }
@@ -56,6 +60,16 @@ async function startTestServer (opts = {}) {
     monitorUrl: `http://127.0.0.1:${monitorPort}`,
     pid: child.pid,
     stop
+  }
+}
+
+/** True once GET /streaming/serverz on `port` answers 200. */
+async function serverzAnswers (port) {
+  try {
+    const r = await httpGet(`http://127.0.0.1:${port}/streaming/serverz`, 1000)
+    return r.status === 200
+  } catch {
+    return false
   }
 }
 

@@ -13,7 +13,19 @@ const os = require('os')
 const path = require('path')
 const { spawn, spawnSync } = require('child_process')
 
-const { freePort, waitPort, stopGroup } = require('../../lib/loopback')
+const { freePort, waitPort, stopGroup, httpGet, sleep } = require('../../lib/loopback')
+
+/** Waits (bounded) until GET /streaming/serverz on `port` answers 200. */
+async function waitServerz (port, ms) {
+  const deadline = Date.now() + ms
+  for (;;) {
+    try {
+      if ((await httpGet(`http://127.0.0.1:${port}/streaming/serverz`, 1000)).status === 200) return
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`stan-server: /streaming/serverz on ${port} did not answer within ${ms} ms`)
+    await sleep(50)
+  }
+}
 
 const ROOT = path.resolve(__dirname, '..', '..')
 const EXAMPLE = path.join(ROOT, 'examples', 'nats-test')
@@ -148,6 +160,8 @@ async function main () {
   await step('npx stan-server serves; the listener receives the publisher\'s event', async () => {
     const server = startGroup('npx', ['--no-install', 'stan-server', '-p', String(port), '-m', String(mport), '-a', '127.0.0.1', '-cid', 'ticketing', '-SD'], { cwd: dir, env })
     await waitPort(port, 20000)
+    // Streaming layer up (subscribed) once serverz answers, not when NATS accepts.
+    await waitServerz(mport, 20000)
     const listener = startGroup('node', ['dist/listener.js'], { cwd: dir, env })
     await waitOutput(listener, /Listener connected/i, 15000, 'the listener to connect')
     const publisher = startGroup('node', ['dist/publisher.js'], { cwd: dir, env })
