@@ -219,39 +219,41 @@ async fn sigkill_mid_burst(kind: SqlKind) {
     let mut env = env(StanImpl::Ours, &db);
     let sc = within(15, stan_client::connect(CLUSTER, "burst-pub", opts(&env))).await.unwrap();
     let publisher = sc.clone();
+    // Publishes in windows of 256 until the kill makes one fail (bounded: 90 s),
+    // so a fast machine cannot finish the burst before the kill.
     let burst = tokio::spawn(async move {
-        let mut acks = Vec::new();
-        for i in 0..40_000u32 {
-            match publisher.publish_async("burst", format!("m{i}")).await {
-                Ok(f) => acks.push((i, f)),
-                Err(_) => break,
-            }
-            if i % 256 == 0 {
-                tokio::task::yield_now().await;
-            }
-        }
-        let (mut acked, mut failed) = (BTreeSet::new(), 0);
-        for (i, f) in acks {
-            match f.await {
-                Ok(_) => {
-                    acked.insert(i);
+        let (mut acked, mut failed, mut i) = (BTreeSet::new(), 0u32, 0u32);
+        let deadline = std::time::Instant::now() + Duration::from_secs(90);
+        while failed == 0 && std::time::Instant::now() < deadline {
+            let mut window = Vec::new();
+            for _ in 0..256 {
+                match publisher.publish_async("burst", format!("m{i}")).await {
+                    Ok(f) => window.push((i, f)),
+                    Err(_) => failed += 1,
                 }
-                Err(_) => failed += 1,
+                i += 1;
+            }
+            for (n, f) in window {
+                match f.await {
+                    Ok(_) => {
+                        acked.insert(n);
+                    }
+                    Err(_) => failed += 1,
+                }
             }
         }
         (acked, failed)
     });
     // Kill once the burst is well under way (bounded: a loaded machine is slow).
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    for _ in 0..100 {
+    for _ in 0..400 {
         let stored: u64 = tokio::task::block_in_place(|| db.query("SELECT COUNT(*) FROM Messages")).parse().unwrap();
-        if stored >= 500 {
+        if stored >= 2000 {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::task::block_in_place(|| env.stop_stan());
-    let (acked, failed) = within(90, burst).await.unwrap();
+    let (acked, failed) = within(120, burst).await.unwrap();
     assert!(!acked.is_empty(), "no publish was acknowledged before the kill");
     assert!(failed > 0, "the kill did not interrupt the burst");
     drop(sc);
