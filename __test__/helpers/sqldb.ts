@@ -117,7 +117,10 @@ export function startSqlServer(kind: SqlKind, port: number): void {
     waitSync('postgres', 60000, () => psql(port, 'postgres', 'SELECT 1').trim() === '1', proc, log);
   } else {
     const root = process.getuid?.() === 0 ? ['--user=root'] : [];
-    execFileSync(sbin('mariadb-install-db'), ['--no-defaults', `--datadir=${data}`, '--skip-test-db', ...root], {
+    // Its own temp dir: never /tmp's `#sql-temptable-*` files of another MariaDB.
+    const tmp = path.join(dir, 'tmp');
+    fs.mkdirSync(tmp);
+    execFileSync(sbin('mariadb-install-db'), ['--no-defaults', `--datadir=${data}`, '--skip-test-db', `--tmpdir=${tmp}`, ...root], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     const socket = path.join(dir, 'mariadb.sock');
@@ -126,6 +129,7 @@ export function startSqlServer(kind: SqlKind, port: number): void {
       `--datadir=${data}`,
       `--socket=${socket}`,
       `--pid-file=${path.join(dir, 'mariadb.pid')}`,
+      `--tmpdir=${tmp}`,
       `--port=${port}`,
       '--bind-address=127.0.0.1',
       '--skip-log-bin',

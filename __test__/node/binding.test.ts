@@ -206,21 +206,29 @@ describe('publish', () => {
   });
 
   test('max in flight: max + 1 may be outstanding, then callback or throw', async () => {
-    const sc = nats.connect(srv.clusterId, uid(), { url: srv.url, maxPubAcksInflight: 2 });
-    clients.push(sc);
-    // Publishes made before the handshake completes are held, so none is acked yet.
-    // All five calls run back to back, right after connect() (the handshake runs on
-    // the addon's threads meanwhile: no assertion may stand between them).
-    const acked: string[] = [];
-    const pending = ['a', 'b', 'c'].map((d) => sc.publish('inflight', d, (err, guid) => acked.push(guid)));
+    // Publishes made before the handshake completes are held, so none is acked
+    // yet. stan-server is stopped (SIGSTOP) meanwhile, so the handshake cannot
+    // complete on the addon's threads between the calls, however fast the machine.
+    process.kill(srv.pid, 'SIGSTOP');
+    let pending: string[];
     let thrown: unknown;
-    try {
-      sc.publish('inflight', 'd');
-    } catch (e) {
-      thrown = e;
-    }
+    let refused: unknown;
+    const acked: string[] = [];
     const errs: unknown[] = [];
-    const refused = sc.publish('inflight', 'e', (err) => errs.push(err));
+    let sc: Stan;
+    try {
+      sc = nats.connect(srv.clusterId, uid(), { url: srv.url, maxPubAcksInflight: 2 });
+      clients.push(sc);
+      pending = ['a', 'b', 'c'].map((d) => sc.publish('inflight', d, (err, guid) => acked.push(guid)));
+      try {
+        sc.publish('inflight', 'd');
+      } catch (e) {
+        thrown = e;
+      }
+      refused = sc.publish('inflight', 'e', (err) => errs.push(err));
+    } finally {
+      process.kill(srv.pid, 'SIGCONT');
+    }
     expect(pending).toHaveLength(3);
     expect((thrown as Error | undefined)?.message).toBe('stan: max in flight reached.');
     expect(refused).toBeUndefined();

@@ -152,8 +152,16 @@ impl SqlDb {
 
     fn start_mariadb(&mut self) {
         let data = self.dir.join("data");
+        // A temp dir of its own: bootstraps running at once must not share /tmp's
+        // `#sql-temptable-*` files (seen: "Could not remove temporary table").
+        let tmp = self.dir.join("tmp");
+        std::fs::create_dir_all(&tmp).expect("mariadb tmpdir");
         let mut install = Command::new(sbin("mariadb-install-db"));
-        install.arg("--no-defaults").arg(format!("--datadir={}", data.display())).arg("--skip-test-db");
+        install
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg("--skip-test-db")
+            .arg(format!("--tmpdir={}", tmp.display()));
         if is_root() {
             install.arg("--user=root");
         }
@@ -164,6 +172,7 @@ impl SqlDb {
             .arg(format!("--datadir={}", data.display()))
             .arg(format!("--socket={}", self.socket().display()))
             .arg(format!("--pid-file={}", self.dir.join("mariadb.pid").display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .arg(format!("--port={}", self.port))
             .args(["--bind-address=127.0.0.1", "--skip-log-bin", "--innodb-buffer-pool-size=32M"])
             .args(["--innodb-flush-log-at-trx-commit=2", "--skip-name-resolve"])
