@@ -61,7 +61,7 @@ impl Decoder {
             return Ok(self.next_op()?.map(OpRef::Other));
         }
         let window = &self.buf[..self.buf.len().min(MAX_CONTROL_LINE + 2)];
-        let Some(nl) = window.iter().position(|&b| b == b'\n') else {
+        let Some(nl) = memchr::memchr(b'\n', window) else {
             if self.buf.len() > MAX_CONTROL_LINE {
                 return Err(DecodeError::ControlLineTooLong(MAX_CONTROL_LINE));
             }
