@@ -20,6 +20,9 @@ pub const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
 pub struct Decoder {
     buf: BytesMut,
     max_payload: usize,
+    /// Bytes of the op last returned by [`Decoder::next_ref`], dropped from
+    /// `buf` at the next call (its slices borrow them until then).
+    consumed: usize,
 }
 
 impl Default for Decoder {
@@ -48,7 +51,7 @@ fn number<T: std::str::FromStr>(op: &'static str, line: &str, s: &str) -> Result
 impl Decoder {
     /// An empty decoder with the default payload limit.
     pub fn new() -> Self {
-        Decoder { buf: BytesMut::new(), max_payload: DEFAULT_MAX_PAYLOAD }
+        Decoder { buf: BytesMut::new(), max_payload: DEFAULT_MAX_PAYLOAD, consumed: 0 }
     }
 
     /// The largest payload accepted.
@@ -63,16 +66,32 @@ impl Decoder {
 
     /// Bytes received but not yet decoded.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.consumed
     }
 
     /// Append bytes as they arrived (any chunking).
     pub fn feed(&mut self, data: &[u8]) {
+        self.settle();
         self.buf.extend_from_slice(data);
+    }
+
+    /// Forget everything buffered (the connection it came from is gone).
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.consumed = 0;
+    }
+
+    /// Drop the bytes of the op last returned by [`Decoder::next_ref`].
+    fn settle(&mut self) {
+        if self.consumed > 0 {
+            self.buf.advance(self.consumed);
+            self.consumed = 0;
+        }
     }
 
     /// The next complete op, `Ok(None)` if more bytes are needed.
     pub fn next_op(&mut self) -> Result<Option<ServerOp>, DecodeError> {
+        self.settle();
         let window = &self.buf[..self.buf.len().min(MAX_CONTROL_LINE + 2)];
         let Some(nl) = window.iter().position(|&b| b == b'\n') else {
             if self.buf.len() > MAX_CONTROL_LINE {
@@ -181,6 +200,9 @@ impl Decoder {
         Ok(Some(ServerOp::Msg(msg)))
     }
 }
+
+mod borrowed;
+pub use borrowed::{MsgRef, OpRef};
 
 #[cfg(test)]
 mod tests;

@@ -28,6 +28,12 @@ pub struct ConnectInfo {
     pub pass: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_token: Option<String>,
+    /// NKey authentication: the public key...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nkey: Option<String>,
+    /// ...and its signature of the INFO nonce (base64url, no padding).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sig: Option<String>,
 }
 
 impl ConnectInfo {
@@ -47,6 +53,8 @@ impl ConnectInfo {
             user: None,
             pass: None,
             auth_token: None,
+            nkey: None,
+            sig: None,
         }
     }
 }
@@ -69,6 +77,21 @@ fn token(s: &str) -> Result<&str, EncodeError> {
     Ok(s)
 }
 
+/// Append `n` in decimal without allocating.
+fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
 impl ClientOp<'_> {
     /// Append the op's bytes to `out`. On error nothing is appended.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
@@ -82,11 +105,16 @@ impl ClientOp<'_> {
             ClientOp::Pub { subject, reply, payload } => {
                 let subject = token(subject)?;
                 let reply = reply.map(token).transpose()?;
-                let line = match reply {
-                    Some(r) => format!("PUB {subject} {r} {}\r\n", payload.len()),
-                    None => format!("PUB {subject} {}\r\n", payload.len()),
-                };
-                out.extend_from_slice(line.as_bytes());
+                // Written piecewise: no allocation per message (a server's hot path).
+                out.extend_from_slice(b"PUB ");
+                out.extend_from_slice(subject.as_bytes());
+                if let Some(r) = reply {
+                    out.push(b' ');
+                    out.extend_from_slice(r.as_bytes());
+                }
+                out.push(b' ');
+                push_decimal(out, payload.len());
+                out.extend_from_slice(b"\r\n");
                 out.extend_from_slice(payload);
                 out.extend_from_slice(b"\r\n");
             }
@@ -140,6 +168,7 @@ mod write_op {
         assert_eq!(json["user"], "u");
         assert_eq!(json["pass"], "p");
         assert!(json.get("auth_token").is_none());
+        assert!(json.get("nkey").is_none() && json.get("sig").is_none());
     }
 
     #[test]
@@ -149,6 +178,10 @@ mod write_op {
             bytes(ClientOp::Pub { subject: "foo", reply: Some("_INBOX.x"), payload: b"" }),
             "PUB foo _INBOX.x 0\r\n\r\n"
         );
+        let big = vec![b'x'; 1_234_567];
+        let s = bytes(ClientOp::Pub { subject: "b", reply: None, payload: &big });
+        assert!(s.starts_with("PUB b 1234567\r\nxxx"), "{}", &s[..20]);
+        assert_eq!(s.len(), "PUB b 1234567\r\n".len() + big.len() + 2);
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //!   ops. The buffer is bounded: a control line longer than
 //!   [`MAX_CONTROL_LINE`] or a payload larger than the server's `max_payload`
 //!   is an error, never an allocation without limit.
+//!   [`Decoder::next_ref`] is the same without allocating per message: a
+//!   `MSG` comes out as a [`MsgRef`] whose subject, reply and payload borrow
+//!   the decoder's buffer until the next call.
 //! - [`ClientOp::encode`]: `CONNECT`, `PUB`, `SUB`, `UNSUB`, `PING`, `PONG`
 //!   into bytes.
 //!
@@ -19,7 +22,7 @@ mod error;
 mod headers;
 mod server_op;
 
-pub use decode::{Decoder, DEFAULT_MAX_PAYLOAD, MAX_CONTROL_LINE};
+pub use decode::{Decoder, MsgRef, OpRef, DEFAULT_MAX_PAYLOAD, MAX_CONTROL_LINE};
 pub use encode::{ClientOp, ConnectInfo};
 pub use error::{DecodeError, EncodeError};
 pub use headers::Headers;

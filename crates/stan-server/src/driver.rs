@@ -1,16 +1,20 @@
-//! The tokio driver: connects to NATS, subscribes the server's subjects,
-//! feeds every message and timer to the protocol core ([`State`]), commits
-//! the journal once per batch, and only then performs the core's output.
+//! The tokio driver: feeds every message of the data connection
+//! ([`WireConn`]) and every timer to the protocol core ([`State`]), commits
+//! the journal once per batch, and only then performs the core's output
+//! (encoded into one buffer per batch). Heartbeat probes are requests on
+//! the async-nats `client`.
 
-use crate::inbound::{self, Inbound, Kind};
+use crate::inbound::{self, Kind};
 use crate::log;
 use crate::monitor::{self, http::Request, json::ServerFacts};
 use crate::nats_conn::Security;
 use crate::state::{Out, ProbeKind, State};
 use crate::store::{Journal, NoJournal};
+use crate::wire_conn::WireConn;
+use async_nats::Client;
 use async_nats::ConnectErrorKind;
-use async_nats::{Client, Message};
 use bytes::Bytes;
+use nats_wire::ClientOp;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
@@ -25,15 +29,17 @@ enum Internal {
 /// and output buffers).
 const MAX_BATCH: usize = 512;
 
-/// Most messages drained ahead of a waiting unsubscribe/close request.
-const MAX_DRAIN_BEFORE_ENDING: usize = 64 * MAX_BATCH;
-
 /// Everything the driver needs besides the state.
 pub struct Driver {
+    /// The data path: every request in, every reply and delivery out.
+    pub conn: WireConn,
+    /// async-nats, for heartbeat probes (requests) only.
     pub client: Client,
     pub journal: Box<dyn Journal>,
     pub facts: ServerFacts,
     pub monitor_rx: Option<mpsc::Receiver<Request>>,
+    /// Size of the last batch's output (the next buffer's capacity).
+    pub out_hint: usize,
 }
 
 /// Connect to NATS with our credentials and TLS settings, retrying for a
@@ -78,9 +84,7 @@ pub async fn connect_nats(url: &str, name: &str, security: &Security) -> Result<
 impl Driver {
     /// Run until `shutdown` resolves (or NATS subscriptions end).
     pub async fn run(mut self, mut st: State, shutdown: impl std::future::Future<Output = ()>) -> Result<(), String> {
-        let mut inbound = Inbound::subscribe(&self.client, &st.subjects).await?;
-        inbound.subscribe_ack_inboxes(&self.client, st.foreign_ack_inboxes()).await?;
-        self.client.flush().await.map_err(|e| e.to_string())?;
+        // The data connection subscribed every subject before it returned.
         log::info(format_args!("Streaming Server is ready"));
 
         let epoch = Instant::now();
@@ -96,34 +100,15 @@ impl Driver {
                 .map(|d| Duration::from_millis(d.saturating_sub(now_ms())))
                 .unwrap_or(Duration::from_secs(3600));
             tokio::select! {
-                m = inbound.next() => {
-                    let Some((kind, m)) = m else { return Err("NATS subscriptions ended".into()) };
+                r = self.conn.ready() => {
+                    r?;
                     // One clock reading per batch (ack-wait and heartbeat deadlines are in ms).
+                    // One socket: requests are handled in the order nats-server
+                    // received them (a client's acks and publishes before its close).
                     let now = now_ms();
-                    // Requests that end something (unsubscribe, sub close,
-                    // connection close) wait until everything already received
-                    // is handled: async-nats hands each subject's messages
-                    // over its own channel, so an ack or publish a client sent
-                    // just before such a request may still be in another one.
-                    let mut ending: Vec<(Kind, Message)> = Vec::new();
-                    let take = |st: &mut State, ending: &mut Vec<(Kind, Message)>, kind: Kind, m: Message| {
-                        if kind.ends_something() {
-                            ending.push((kind, m));
-                        } else {
-                            dispatch(st, kind, &m, now);
-                        }
-                    };
-                    take(&mut st, &mut ending, kind, m);
-                    // Batch whatever else is ready (more while an ending request waits), then commit once.
-                    let mut taken = 1;
-                    while taken < MAX_BATCH || (!ending.is_empty() && taken < MAX_DRAIN_BEFORE_ENDING) {
-                        let Some((kind, m)) = inbound.try_next() else { break };
-                        take(&mut st, &mut ending, kind, m);
-                        taken += 1;
-                    }
-                    for (kind, m) in ending {
-                        dispatch(&mut st, kind, &m, now);
-                    }
+                    self.conn.take_batch(MAX_BATCH, |kind, subject, reply, payload| {
+                        dispatch(&mut st, kind, subject, reply, payload, now)
+                    });
                 }
                 Some(ev) = irx.recv() => match ev {
                     Internal::Probe(kind, ok) => st.handle_probe_result(kind, ok, now_ms()),
@@ -141,12 +126,12 @@ impl Driver {
             if since_compact_check >= 1024 {
                 since_compact_check = 0;
                 self.maybe_compact(&st).await?;
-                inbound.check_backlog();
+                self.conn.check_backlog();
             }
         }
         self.flush(&mut st, &itx, &mut out_buf).await?;
         // Bounded: NATS may be gone already.
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.client.flush()).await;
+        self.conn.drain(Duration::from_secs(2)).await;
         log::info(format_args!("Streaming Server is shutting down"));
         Ok(())
     }
@@ -178,14 +163,13 @@ impl Driver {
         }
         // `out` is the previous batch's vector, kept for its capacity.
         st.swap_out(out);
+        // Every PUB of the batch in one buffer, written once, in order.
+        let mut wire = Vec::with_capacity(self.out_hint);
         for o in out.drain(..) {
             match o {
                 Out::Publish { subject, reply, payload } => {
-                    let r = match reply {
-                        Some(r) => self.client.publish_with_reply(subject, r, payload).await,
-                        None => self.client.publish(subject, payload).await,
-                    };
-                    if let Err(e) = r {
+                    let op = ClientOp::Pub { subject: &subject, reply: reply.as_deref(), payload: &payload };
+                    if let Err(e) = op.encode(&mut wire) {
                         log::debug(format_args!("NATS publish failed: {e}"));
                     }
                 }
@@ -200,6 +184,9 @@ impl Driver {
                 }
             }
         }
+        self.out_hint = wire.len().min(1 << 20);
+        self.conn.queue(wire)?;
+        self.conn.writable().await;
         Ok(())
     }
 
@@ -234,9 +221,7 @@ impl Driver {
     }
 }
 
-fn dispatch(st: &mut State, kind: Kind, m: &Message, now: u64) {
-    let reply = m.reply.as_deref().unwrap_or("");
-    let p = &m.payload[..];
+fn dispatch(st: &mut State, kind: Kind, subject: &str, reply: &str, p: &[u8], now: u64) {
     match kind {
         Kind::Connect => st.handle_connect(reply, p, now),
         Kind::Ping => st.handle_ping(reply, p, now),
@@ -245,7 +230,7 @@ fn dispatch(st: &mut State, kind: Kind, m: &Message, now: u64) {
         Kind::Unsubscribe => st.handle_unsubscribe(reply, p, false, now),
         Kind::SubClose => st.handle_unsubscribe(reply, p, true, now),
         Kind::Close => st.handle_close(reply, p, now),
-        Kind::Ack => st.handle_ack(m.subject.as_str(), p, now),
+        Kind::Ack => st.handle_ack(subject, p, now),
     }
 }
 

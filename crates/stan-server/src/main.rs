@@ -15,6 +15,7 @@ mod nats_conn;
 mod nats_supervisor;
 mod state;
 mod store;
+mod wire_conn;
 
 use config::{Command, Options, StoreType};
 use state::channel::ChannelLimits;
@@ -281,11 +282,16 @@ async fn serve(
     if opts.ft_group.is_none() {
         monitor_rx = bind_monitor(opts).await?;
     }
-    let client = driver::connect_nats(url, &format!("_NSS-{}-general", opts.cluster_id), &security).await?;
+    // The data connection (subscribed to every server subject once this returns),
+    // then async-nats for heartbeat probes.
+    let subs = inbound::subscriptions(&st.subjects, st.foreign_ack_inboxes());
+    let name = format!("_NSS-{}-general", opts.cluster_id);
+    let conn = wire_conn::WireConn::connect(url, &name, &security, subs).await?;
+    let client = driver::connect_nats(url, &format!("_NSS-{}-probes", opts.cluster_id), &security).await?;
     log::info(format_args!("Connected to NATS Server at {url}"));
     let state = if opts.ft_group.is_some() { "FT_ACTIVE" } else { "STANDALONE" };
     let facts = facts(opts, &server_id, started, store_type, store_recovery, state);
-    let d = driver::Driver { client, journal, facts, monitor_rx };
+    let d = driver::Driver { conn, client, journal, facts, monitor_rx, out_hint: 0 };
     d.run(st, shutdown).await?;
     let why = child_died.lock().unwrap_or_else(|e| e.into_inner()).take();
     if let (None, Some(r)) = (&why, ft_release) {

@@ -75,7 +75,7 @@ impl Security {
 
 /// A rustls configuration that accepts any server certificate (`-secure`),
 /// still checking the handshake signatures.
-fn insecure_config(client_cert: Option<&(PathBuf, PathBuf)>) -> Result<rustls::ClientConfig, String> {
+pub(crate) fn insecure_config(client_cert: Option<&(PathBuf, PathBuf)>) -> Result<rustls::ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let b = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()

@@ -1,0 +1,209 @@
+//! `Decoder::next_ref`: `MSG` ops as slices of the decoder's buffer, for
+//! readers that handle each message at once and must not allocate per message.
+
+use super::{bad, Decoder, MAX_CONTROL_LINE};
+use crate::{DecodeError, ServerOp};
+
+/// A `MSG` borrowed from the decoder's buffer, valid until the decoder is used again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MsgRef<'a> {
+    pub subject: &'a str,
+    pub sid: u64,
+    pub reply: Option<&'a str>,
+    pub payload: &'a [u8],
+}
+
+/// An op from [`Decoder::next_ref`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OpRef<'a> {
+    /// A `MSG` (the hot path), borrowed.
+    Msg(MsgRef<'a>),
+    /// Any other op, owned as [`Decoder::next_op`] returns it (`HMSG` included).
+    Other(ServerOp),
+}
+
+/// Up to `N` whitespace-separated tokens of `line` as byte ranges; `None` if there are more.
+fn tokens<const N: usize>(line: &[u8]) -> Option<([(usize, usize); N], usize)> {
+    let mut out = [(0, 0); N];
+    let mut n = 0;
+    let mut i = 0;
+    while i < line.len() {
+        while i < line.len() && (line[i] == b' ' || line[i] == b'\t') {
+            i += 1;
+        }
+        if i == line.len() {
+            break;
+        }
+        let start = i;
+        while i < line.len() && line[i] != b' ' && line[i] != b'\t' {
+            i += 1;
+        }
+        if n == N {
+            return None;
+        }
+        out[n] = (start, i);
+        n += 1;
+    }
+    Some((out, n))
+}
+
+impl Decoder {
+    /// Like [`Decoder::next_op`], but a `MSG` is returned as a [`MsgRef`]
+    /// borrowing this decoder's buffer (no allocation); its bytes are dropped
+    /// at the next call. A `MSG` whose subject or reply is not UTF-8 is
+    /// skipped and reported as [`DecodeError::NotUtf8`]: after that error
+    /// (only) decoding may go on.
+    pub fn next_ref(&mut self) -> Result<Option<OpRef<'_>>, DecodeError> {
+        self.settle();
+        let is_msg =
+            self.buf.len() >= 4 && self.buf[..3].eq_ignore_ascii_case(b"MSG") && matches!(self.buf[3], b' ' | b'\t');
+        if !is_msg {
+            return Ok(self.next_op()?.map(OpRef::Other));
+        }
+        let window = &self.buf[..self.buf.len().min(MAX_CONTROL_LINE + 2)];
+        let Some(nl) = memchr::memchr(b'\n', window) else {
+            if self.buf.len() > MAX_CONTROL_LINE {
+                return Err(DecodeError::ControlLineTooLong(MAX_CONTROL_LINE));
+            }
+            return Ok(None);
+        };
+        let line_end = nl + 1;
+        let raw = &self.buf[4..nl];
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let text = || String::from_utf8_lossy(raw).into_owned();
+        let (t, n) = tokens::<4>(raw).ok_or_else(|| bad("MSG", &text()))?;
+        let (subject, sid, reply, size) = match n {
+            3 => (t[0], t[1], None, t[2]),
+            4 => (t[0], t[1], Some(t[2]), t[3]),
+            _ => return Err(bad("MSG", &text())),
+        };
+        let num = |r: (usize, usize)| -> Option<u64> {
+            let s = &raw[r.0..r.1];
+            if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            std::str::from_utf8(s).ok()?.parse().ok()
+        };
+        let (Some(sid), Some(size)) = (num(sid), num(size).and_then(|s| usize::try_from(s).ok())) else {
+            return Err(bad("MSG", &text()));
+        };
+        if size > self.max_payload {
+            return Err(DecodeError::PayloadTooLarge { size, max: self.max_payload });
+        }
+        let Some(total) = line_end.checked_add(size).and_then(|t| t.checked_add(2)) else {
+            return Err(DecodeError::PayloadTooLarge { size, max: self.max_payload });
+        };
+        if self.buf.len() < total {
+            return Ok(None);
+        }
+        if &self.buf[line_end + size..total] != b"\r\n" {
+            return Err(DecodeError::MissingPayloadTerminator);
+        }
+        self.consumed = total;
+        // Offsets into `buf`: the line's fields start 4 bytes in.
+        let buf = &self.buf[..];
+        let text_at = |r: (usize, usize)| std::str::from_utf8(&buf[4 + r.0..4 + r.1]).map_err(|_| DecodeError::NotUtf8);
+        let subject = text_at(subject)?;
+        let reply = reply.map(text_at).transpose()?;
+        Ok(Some(OpRef::Msg(MsgRef { subject, sid, reply, payload: &buf[line_end..line_end + size] })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Msg;
+
+    /// Every op of `bytes` fed in chunks of `step`, through `next_ref`, as owned ops.
+    fn decode(input: &[u8], step: usize) -> Result<Vec<ServerOp>, DecodeError> {
+        let mut d = Decoder::new();
+        let mut ops = Vec::new();
+        for chunk in input.chunks(step) {
+            d.feed(chunk);
+            while let Some(op) = d.next_ref()? {
+                ops.push(match op {
+                    OpRef::Msg(m) => ServerOp::Msg(Msg {
+                        subject: m.subject.into(),
+                        sid: m.sid,
+                        reply: m.reply.map(Into::into),
+                        headers: None,
+                        payload: bytes::Bytes::copy_from_slice(m.payload),
+                    }),
+                    OpRef::Other(op) => op,
+                });
+            }
+        }
+        assert_eq!(d.buffered(), 0, "left over");
+        Ok(ops)
+    }
+
+    /// The same through `next_op`.
+    fn decode_owned(input: &[u8]) -> Vec<ServerOp> {
+        let mut d = Decoder::new();
+        d.feed(input);
+        let mut ops = Vec::new();
+        while let Some(op) = d.next_op().unwrap() {
+            ops.push(op);
+        }
+        ops
+    }
+
+    const STREAM: &[u8] = b"PING\r\nMSG a.b 1 _INBOX.r 5\r\nhello\r\nMSG  c\t22 0\r\n\r\n+OK\r\n\
+        HMSG h 3 12 14\r\nNATS/1.0\r\n\r\nhi\r\nmsg low 4 2\r\n\r\n\r\nPONG\r\n";
+
+    #[test]
+    fn same_ops_as_next_op_at_every_chunk_size() {
+        let want = decode_owned(STREAM);
+        assert_eq!(want.len(), 7, "{want:?}");
+        for step in 1..=STREAM.len() {
+            assert_eq!(decode(STREAM, step).unwrap(), want, "chunks of {step}");
+        }
+    }
+
+    #[test]
+    fn msg_borrows_the_buffer() {
+        let mut d = Decoder::new();
+        d.feed(b"MSG subj 9 rep 3\r\nabc\r\nMSG x 1 0\r\n\r\n");
+        let Some(OpRef::Msg(m)) = d.next_ref().unwrap() else { panic!() };
+        assert_eq!(m, MsgRef { subject: "subj", sid: 9, reply: Some("rep"), payload: b"abc" });
+        assert_eq!(d.buffered(), 13, "only the second message is still to decode");
+        let Some(OpRef::Msg(m)) = d.next_ref().unwrap() else { panic!() };
+        assert_eq!((m.subject, m.reply, m.payload), ("x", None, &b""[..]));
+        assert_eq!(d.next_ref().unwrap(), None);
+        assert_eq!(d.buffered(), 0);
+    }
+
+    #[test]
+    fn bad_lines_and_limits_are_errors() {
+        for (input, what) in [
+            (&b"MSG a 1\r\n"[..], "too few"),
+            (&b"MSG a 1 b c 3\r\nabc\r\n"[..], "too many"),
+            (&b"MSG a x 3\r\nabc\r\n"[..], "sid"),
+            (&b"MSG a 1 -3\r\nabc\r\n"[..], "size"),
+        ] {
+            let mut d = Decoder::new();
+            d.feed(input);
+            assert!(matches!(d.next_ref(), Err(DecodeError::BadArguments { op: "MSG", .. })), "{what}");
+        }
+        let mut d = Decoder::new();
+        d.set_max_payload(4);
+        d.feed(b"MSG a 1 5\r\n");
+        assert_eq!(d.next_ref(), Err(DecodeError::PayloadTooLarge { size: 5, max: 4 }));
+        let mut d = Decoder::new();
+        d.feed(b"MSG a 1 3\r\nabcd\r\n");
+        assert_eq!(d.next_ref(), Err(DecodeError::MissingPayloadTerminator));
+        let mut d = Decoder::new();
+        d.feed(b"MSG ");
+        d.feed(&vec![b'a'; MAX_CONTROL_LINE + 1]);
+        assert_eq!(d.next_ref(), Err(DecodeError::ControlLineTooLong(MAX_CONTROL_LINE)));
+    }
+
+    #[test]
+    fn a_non_utf8_subject_skips_that_message_only() {
+        let mut d = Decoder::new();
+        d.feed(b"MSG a\xff 1 1\r\nx\r\nMSG ok 2 1\r\ny\r\n");
+        assert_eq!(d.next_ref(), Err(DecodeError::NotUtf8));
+        let Some(OpRef::Msg(m)) = d.next_ref().unwrap() else { panic!() };
+        assert_eq!((m.subject, m.sid, m.payload), ("ok", 2, &b"y"[..]));
+    }
+}
