@@ -159,6 +159,45 @@ fn spawn_publisher(
     (log, h)
 }
 
+/// Publish `prefix-0..n` at once (each `publish_async`, not retried) in a
+/// background task; each attempt is logged when its ack or error arrives.
+fn spawn_burst(
+    sc: Connection,
+    channel: &'static str,
+    prefix: &'static str,
+    n: usize,
+) -> (Attempts, tokio::task::JoinHandle<()>) {
+    let log = Attempts::default();
+    let l = log.clone();
+    let h = tokio::spawn(async move {
+        let mut pending = Vec::new();
+        for i in 0..n {
+            let msg = format!("{prefix}-{i}");
+            let sent = Instant::now();
+            match sc.publish_async(channel, msg.clone()).await {
+                Ok(f) => pending.push((msg, sent, f)),
+                Err(e) => l.0.lock().unwrap().push(Attempt {
+                    msg,
+                    sent,
+                    done: Instant::now(),
+                    acked: false,
+                    error: e.to_string(),
+                }),
+            }
+        }
+        for (msg, sent, f) in pending {
+            let r = tokio::time::timeout(Duration::from_secs(6), f).await;
+            let (acked, error) = match r {
+                Ok(Ok(_)) => (true, String::new()),
+                Ok(Err(e)) => (false, e.to_string()),
+                Err(_) => (false, "no answer within 6 s".to_string()),
+            };
+            l.0.lock().unwrap().push(Attempt { msg, sent, done: Instant::now(), acked, error });
+        }
+    });
+    (log, h)
+}
+
 /// What a subscriber received: payload → times.
 type Received = Arc<Mutex<BTreeMap<String, u32>>>;
 
@@ -315,6 +354,8 @@ async fn quorum_loss_sends_no_puback_and_loses_nothing_acked() {
         js.nodes[2].process.stop();
     });
     let lost = Instant::now();
+    // Besides the publisher's retries, 20 publishes at once.
+    let (burst, burst_task) = spawn_burst(sc.clone(), "q", "b", 20);
     tokio::time::sleep(Duration::from_secs(8)).await;
     let restore = Instant::now();
     blocking(|| {
@@ -352,17 +393,20 @@ async fn quorum_loss_sends_no_puback_and_loses_nothing_acked() {
     let _sub = within(10, rx).await.unwrap();
 
     // No PubAck for a publish sent while quorum was gone, before it came back.
-    let window: Vec<Attempt> = log.all().into_iter().filter(|a| a.sent >= lost && a.sent < restore).collect();
+    within(20, burst_task).await.unwrap();
+    let window: Vec<Attempt> =
+        log.all().into_iter().chain(burst.all()).filter(|a| a.sent >= lost && a.sent < restore).collect();
     let sent_in_window = window.len();
     let acked_in_window = window.iter().filter(|a| a.acked && a.done < restore).count();
     let inflight_acked = log.all().iter().filter(|a| a.acked && a.sent < lost && a.done >= lost).count();
-    assert!(sent_in_window >= 1, "the publisher did not try while quorum was gone");
+    assert!(sent_in_window >= 21, "fewer publishes than meant while quorum was gone: {window:?}");
     assert_eq!(acked_in_window, 0, "PubAcks without quorum: {window:?}");
 
     let stored_msgs = stored(&sc, "q").await;
     let delivered = got.lock().unwrap().clone();
     let summary =
-        Check { name: "quorum loss", stored: &stored_msgs, publishers: vec![&log], delivered: &delivered }.run();
+        Check { name: "quorum loss", stored: &stored_msgs, publishers: vec![&log, &burst], delivered: &delivered }
+            .run();
     assert_eq!(stream_messages(&url0, "js-quorum", "q").await, stored_msgs.len() as u64);
     eprintln!(
         "quorum loss: {sent_in_window} attempts sent during the 8 s without quorum, {acked_in_window} acked before \
@@ -573,6 +617,7 @@ async fn a_client_in_another_cluster_works_through_gateways() {
         p.cut();
     }
     let cut = Instant::now();
+    let (burst, burst_task) = spawn_burst(sc.clone(), "gw", "b", 20);
     tokio::time::sleep(Duration::from_secs(8)).await;
     let heal = Instant::now();
     for p in a_proxies.iter().chain([&b_proxy]) {
@@ -585,13 +630,16 @@ async fn a_client_in_another_cluster_works_through_gateways() {
     stop_rx.store(true, Ordering::SeqCst);
     let _sub = within(10, rx).await.unwrap();
 
-    let window: Vec<Attempt> = log.all().into_iter().filter(|a| a.sent >= cut && a.sent < heal).collect();
+    within(20, burst_task).await.unwrap();
+    let window: Vec<Attempt> =
+        log.all().into_iter().chain(burst.all()).filter(|a| a.sent >= cut && a.sent < heal).collect();
     let acked_in_window = window.iter().filter(|a| a.acked && a.done < heal).count();
-    assert!(!window.is_empty(), "the client did not publish while the link was cut");
+    assert!(window.len() >= 21, "fewer publishes than meant while the link was cut: {window:?}");
     assert_eq!(acked_in_window, 0, "PubAcks across a cut gateway link: {window:?}");
     let stored_msgs = stored(&sc, "gw").await;
     let delivered = got.lock().unwrap().clone();
-    let summary = Check { name: "gateways", stored: &stored_msgs, publishers: vec![&log], delivered: &delivered }.run();
+    let summary =
+        Check { name: "gateways", stored: &stored_msgs, publishers: vec![&log, &burst], delivered: &delivered }.run();
     assert_eq!(stream_messages(&ca.url(1), "js-gw", "gw").await, stored_msgs.len() as u64);
     within(20, sc.close()).await.expect("the client in B kept its session");
     assert!(!s.has_exited(), "{}", s.log());
