@@ -14,7 +14,9 @@
 //! [`FtPair::start`] starts a nats-server and two members of one FT group.
 //!
 //! [`JsCluster::start`] starts a JetStream cluster of real nats-servers
-//! (own store directories, loopback ports) whose nodes can be killed.
+//! (own store directories, loopback ports) whose nodes can be killed,
+//! partitioned off through route proxies ([`TcpProxy`]) and joined by
+//! gateways ([`JsSetup`]).
 //!
 //! What it does not do: speak NATS or STAN (readiness is read from the
 //! nats-server monitoring endpoint), or build the binaries.
@@ -27,10 +29,12 @@ pub mod monitor;
 pub mod ports;
 mod process;
 pub mod sqldb;
+mod tcp_proxy;
 
 pub use binaries::StanImpl;
 pub use env::StanEnv;
 pub use ft_pair::{ft_active, FtPair};
-pub use js_cluster::{JsCluster, JsNode};
+pub use js_cluster::{Gateway, JsCluster, JsNode, JsSetup};
 pub use process::ServerProcess;
 pub use sqldb::{SqlDb, SqlKind};
+pub use tcp_proxy::TcpProxy;

@@ -8,8 +8,12 @@
 //! treats its lease as valid until 3/4 of the lease time after it *sent* its
 //! last successful renewal, so it stops writing before a standby can take
 //! over (this assumes clock rates, not clocks, agree). A renewal refused
-//! with a wrong revision means another server holds the lease: the process
-//! exits at once (fail-stop).
+//! with a wrong revision: if the key holds another server's ID, that server
+//! holds the lease and this process exits at once (fail-stop); if it holds
+//! our own ID (a renewal that timed out was applied after all, e.g. across
+//! a JetStream leader election) we continue from it; if it is gone
+//! (expired) and nothing was written to the bucket since our revision, we
+//! take it again, otherwise we exit.
 
 use crate::log;
 use async_nats::jetstream::{self, kv};
@@ -129,18 +133,53 @@ async fn renew(store: kv::Store, id: String, mut revision: u64, lease: Arc<Lease
                 lease.renewed(sent_at);
             }
             Ok(Err(e)) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-                // The key expired (e.g. NATS was unreachable for a lease
-                // time). If nobody took it, nobody wrote: take it again.
-                if let Ok(rev) = store.create(KEY, id.clone().into()).await {
-                    log::info(format_args!("The active lease had expired; re-acquired it"));
-                    revision = rev;
-                    lease.renewed(sent_at);
-                    continue;
+                // Our revision is stale. Who wrote last decides (our ID is
+                // unique to this process, so a value holding it is ours).
+                match store.entry(KEY).await {
+                    // A renewal of ours that timed out here was applied after
+                    // all (e.g. across a JetStream leader election): go on
+                    // from it; the next renewal restores the validity.
+                    Ok(Some(en)) if en.operation == kv::Operation::Put && en.value == id.as_bytes() => {
+                        log::debug(format_args!("The lease holds a late renewal of ours; continuing from it"));
+                        revision = en.revision;
+                    }
+                    Ok(Some(en)) if en.operation == kv::Operation::Put => {
+                        log::error(format_args!(
+                            "Lost the active lease (another stan-server, {}, took over); exiting so that only \
+                             one server writes",
+                            String::from_utf8_lossy(&en.value)
+                        ));
+                        std::process::exit(1);
+                    }
+                    // The key expired (e.g. NATS was unreachable for a lease
+                    // time). Revisions are the bucket stream's sequences: if
+                    // nothing was written since our revision, nobody took the
+                    // lease meanwhile (so nobody wrote): take it again.
+                    Ok(_) => match store.stream.get_info().await {
+                        Ok(info) if info.state.last_sequence == revision => {
+                            match store.create(KEY, id.clone().into()).await {
+                                Ok(rev) => {
+                                    log::info(format_args!("The active lease had expired; re-acquired it"));
+                                    revision = rev;
+                                    lease.renewed(sent_at);
+                                }
+                                // Taken meanwhile (the next round reads by whom), or
+                                // a transient failure: retry; writes wait meanwhile.
+                                Err(e) => log::debug(format_args!("Lease re-acquisition failed: {e}; retrying")),
+                            }
+                        }
+                        Ok(info) => {
+                            log::error(format_args!(
+                                "Lost the active lease (it expired and was written since, revision {} after ours \
+                                 {revision}); exiting so that only one server writes",
+                                info.state.last_sequence
+                            ));
+                            std::process::exit(1);
+                        }
+                        Err(e) => log::debug(format_args!("Cannot read the lease bucket: {e}; retrying")),
+                    },
+                    Err(e) => log::debug(format_args!("Cannot read the lease: {e}; retrying")),
                 }
-                log::error(format_args!(
-                    "Lost the active lease (another stan-server took over); exiting so that only one server writes"
-                ));
-                std::process::exit(1);
             }
             Ok(Err(e)) => log::debug(format_args!("Lease renewal failed: {e}; retrying")),
             Err(_) => log::debug(format_args!("Lease renewal timed out; retrying")),

@@ -561,14 +561,16 @@ impl Writer {
         }
     }
 
-    /// Whether `w.expected_seq` of its stream holds `w` (by its msg id);
-    /// an error when that cannot be told now (e.g. during a leader election).
+    /// Whether `w.expected_seq` of its stream holds `w` (by its msg id):
+    /// false only when another message is stored there; an error when that
+    /// cannot be told now. "No message at that sequence" is such an error:
+    /// right after a partition heals, a replica that still believes it leads
+    /// the stream (it has not yet seen the higher term) answers from its
+    /// stale store — wrong last sequence, no such message — for a moment.
     async fn stored_as(&self, w: &Write) -> Result<bool, String> {
         let s = self.js.get_stream_no_info(&w.stream).await.map_err(|e| e.to_string())?;
         match s.get_raw_message(w.expected_seq).await {
             Ok(m) => Ok(header(Some(&m.headers), "Nats-Msg-Id") == Some(w.msg_id.as_str())),
-            // Nothing at that sequence: someone else's write moved the stream on.
-            Err(e) if e.kind() == async_nats::jetstream::stream::RawMessageErrorKind::NoMessageFound => Ok(false),
             Err(e) => Err(e.to_string()),
         }
     }

@@ -12,13 +12,25 @@ use std::time::Duration;
 
 /// Longest wait for one message while reading a stream.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a failed or stalled read of a stream is retried.
+const READ_RETRY_FOR: Duration = Duration::from_secs(30);
 
 pub(super) async fn recover(w: &mut Writer) -> Result<Vec<Record>, String> {
     // The fence: a write expecting the stream's current last sequence. A
     // previous active still writing makes it fail; we then look again.
     let mut tries = 0;
+    let deadline = std::time::Instant::now() + READ_RETRY_FOR;
     loop {
-        let info = w.meta.get_info().await.map_err(|e| format!("cannot read the meta stream: {e}"))?;
+        let info = match w.meta.get_info().await {
+            Ok(info) => info,
+            // E.g. no leader yet (a takeover during elections): bounded retries.
+            Err(e) if std::time::Instant::now() < deadline => {
+                log::debug(format_args!("Cannot read the meta stream: {e}; retrying"));
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                continue;
+            }
+            Err(e) => return Err(format!("cannot read the meta stream: {e}")),
+        };
         w.meta_last = info.state.last_sequence;
         let fence = Record::ServerInfo { cluster_id: w.cfg.cluster_id.clone() };
         match w.write_meta("rec", &[&fence]).await {
@@ -98,9 +110,26 @@ pub(super) async fn recover(w: &mut Writer) -> Result<Vec<Record>, String> {
 
 type Read = (String, u64, Option<async_nats::HeaderMap>, bytes::Bytes);
 
-/// Every message of `stream` up to sequence `last`, in order (an ordered
-/// consumer, bounded by [`READ_TIMEOUT`] per message).
+/// Every message of `stream` up to sequence `last`, in order. A read that
+/// fails or stalls (e.g. during leader elections at a takeover after a
+/// partition) is started again, for up to [`READ_RETRY_FOR`].
 async fn read_stream(w: &Writer, stream: &str, last: u64) -> Result<Vec<Read>, String> {
+    let deadline = std::time::Instant::now() + READ_RETRY_FOR;
+    loop {
+        match read_stream_once(w, stream, last).await {
+            Ok(out) => return Ok(out),
+            Err(e) if std::time::Instant::now() < deadline => {
+                log::debug(format_args!("{e}; reading {stream} again"));
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// One attempt of [`read_stream`]: an ordered consumer, bounded by
+/// [`READ_TIMEOUT`] per message.
+async fn read_stream_once(w: &Writer, stream: &str, last: u64) -> Result<Vec<Read>, String> {
     let mut out = Vec::new();
     if last == 0 {
         return Ok(out);
@@ -116,8 +145,16 @@ async fn read_stream(w: &Writer, stream: &str, last: u64) -> Result<Vec<Read>, S
             Ok(Some(Ok(m))) => m,
             Ok(Some(Err(e))) => return Err(format!("reading stream {stream} failed: {e}")),
             Ok(None) => return Err(format!("reading stream {stream} ended early")),
-            // Nothing left (everything up to `last` may have been removed by limits).
-            Err(_) => break,
+            // Nothing for a while: done only if nothing up to `last` is
+            // left (limits may have removed it); else the read stalled.
+            Err(_) => {
+                let info = s.get_info().await.map_err(|e| format!("cannot read stream {stream}: {e}"))?;
+                let next = out.last().map(|(_, seq, _, _)| seq + 1).unwrap_or(1);
+                if info.state.messages == 0 || info.state.last_sequence < next || info.state.first_sequence > last {
+                    break;
+                }
+                return Err(format!("reading stream {stream} stalled before sequence {next} (of {last})"));
+            }
         };
         let seq = m.info().map_err(|e| format!("stream {stream}: {e}"))?.stream_sequence;
         if seq > last {
