@@ -41,6 +41,10 @@ command -v musl-gcc >/dev/null || die "musl-gcc is missing (apt-get install musl
 # A static binary has no program interpreter (PT_INTERP): it runs in an empty rootfs.
 is_static() { ! LC_ALL=C readelf -lW "$1" | grep -q 'Requesting program interpreter'; }
 
+# The same profile as scripts/build-musl.sh (shipped builds carry no debug
+# info), so the static server that `npm run setup` built is reused here
+# instead of being rebuilt (a cold musl build takes minutes).
+export CARGO_PROFILE_RELEASE_DEBUG=0
 echo "image: cargo build --release -p stan-server --target $TARGET"
 cargo build --release --quiet -p stan-server --target "$TARGET"
 STAN_BIN=$ROOT/target/$TARGET/release/stan-server
