@@ -12,7 +12,8 @@ const client = (process.env.STAN_CLIENT || 'reference').toLowerCase();
 
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
+  // Node's environment, plus a failed-test flag: a failing test prints its server's log.
+  testEnvironment: '<rootDir>/__test__/helpers/environment.js',
   testMatch: ['<rootDir>/__test__/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', ...(client === 'ours' ? [] : ['<rootDir>/__test__/node/'])],
   transform: {
