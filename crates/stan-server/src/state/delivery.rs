@@ -28,16 +28,20 @@ impl State {
     /// Send a plain subscription what it may receive now.
     fn deliver_plain(&mut self, sid: SubId, now: u64) {
         loop {
-            let next = {
+            let (next, last) = {
                 let Some(s) = self.subs.get(&sid) else { return };
                 if s.offline || s.is_stalled() {
                     return;
                 }
                 let Some(ch) = self.channels.get(&s.channel) else { return };
                 let Some(next) = ch.log.next_at_or_after(s.last_sent + 1) else { return };
-                next
+                (next, ch.log.last_seq())
             };
             self.send_new(sid, next, now);
+            if next >= last {
+                // The newest message: nothing to look up again.
+                return;
+            }
         }
     }
 
