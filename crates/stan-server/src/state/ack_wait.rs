@@ -11,8 +11,8 @@
 //! the order (a member taking over a leaving member's messages, an overdue
 //! message armed "now") goes to the core's general timer set instead.
 
-use super::Pending;
-use std::collections::{BTreeMap, VecDeque};
+use super::pending::PendingSet;
+use std::collections::VecDeque;
 
 /// The ack-wait deadlines of one subscription.
 #[derive(Clone, Debug, Default)]
@@ -25,7 +25,7 @@ pub struct AckQueue {
 
 impl AckQueue {
     /// Append `(deadline, seq)` if that keeps the queue ordered; `false` otherwise.
-    pub fn push(&mut self, deadline: u64, seq: u64, pending: &BTreeMap<u64, Pending>) -> bool {
+    pub fn push(&mut self, deadline: u64, seq: u64, pending: &PendingSet) -> bool {
         if self.entries.back().is_some_and(|&(d, _)| d > deadline) {
             return false;
         }
@@ -38,7 +38,7 @@ impl AckQueue {
     }
 
     /// Drop stale entries from the front; the earliest live deadline, if any.
-    pub fn front(&mut self, pending: &BTreeMap<u64, Pending>) -> Option<u64> {
+    pub fn front(&mut self, pending: &PendingSet) -> Option<u64> {
         while let Some(&(d, seq)) = self.entries.front() {
             if is_live(pending, d, seq) {
                 return Some(d);
@@ -57,7 +57,7 @@ impl AckQueue {
     }
 
     /// Keep only the live entries.
-    pub fn compact(&mut self, pending: &BTreeMap<u64, Pending>) {
+    pub fn compact(&mut self, pending: &PendingSet) {
         self.entries.retain(|&(d, seq)| is_live(pending, d, seq));
     }
 
@@ -73,15 +73,16 @@ impl AckQueue {
     }
 }
 
-fn is_live(pending: &BTreeMap<u64, Pending>, deadline: u64, seq: u64) -> bool {
-    pending.get(&seq).is_some_and(|p| p.deadline == deadline)
+fn is_live(pending: &PendingSet, deadline: u64, seq: u64) -> bool {
+    pending.get(seq).is_some_and(|p| p.deadline == deadline)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::Pending;
     use super::*;
 
-    fn pend(entries: &[(u64, u64)]) -> BTreeMap<u64, Pending> {
+    fn pend(entries: &[(u64, u64)]) -> PendingSet {
         entries.iter().map(|&(seq, deadline)| (seq, Pending { deadline, redeliveries: 0 })).collect()
     }
 
@@ -92,25 +93,25 @@ mod tests {
         assert!(q.push(10, 1, &p) && q.push(10, 2, &p) && q.push(20, 3, &p));
         assert!(!q.push(15, 4, &p), "out of order is refused");
         assert_eq!(q.front(&p), Some(10));
-        p.remove(&1);
-        p.get_mut(&2).unwrap().deadline = 30; // re-armed elsewhere
+        p.remove(1);
+        p.get_mut(2).unwrap().deadline = 30; // re-armed elsewhere
         assert_eq!(q.front(&p), Some(20));
         assert_eq!(q.pop_due(19), None);
         assert_eq!(q.pop_due(20), Some((20, 3)));
-        p.remove(&3);
+        p.remove(3);
         assert_eq!(q.front(&p), None);
     }
 
     #[test]
     fn stale_entries_stay_bounded() {
         let mut q = AckQueue::default();
-        let mut p = BTreeMap::new();
+        let mut p = PendingSet::default();
         // Message 0 is never acked; every later one is acked at once.
         for seq in 0..10_000u64 {
             p.insert(seq, Pending { deadline: seq, redeliveries: 0 });
             assert!(q.push(seq, seq, &p));
             if seq > 0 {
-                p.remove(&seq);
+                p.remove(seq);
             }
             assert!(q.len() <= 2 * p.len() + 64, "{} entries for {} pending", q.len(), p.len());
         }

@@ -5,8 +5,6 @@ use super::{Pending, State, Sub, SubId, Timer};
 use crate::log;
 use crate::store::Record;
 use bytes::Bytes;
-use stan_proto::Ack;
-use std::collections::BTreeSet;
 
 impl State {
     /// Send whatever each subscription of `channel` may receive now.
@@ -30,16 +28,20 @@ impl State {
     /// Send a plain subscription what it may receive now.
     fn deliver_plain(&mut self, sid: SubId, now: u64) {
         loop {
-            let next = {
+            let (next, last) = {
                 let Some(s) = self.subs.get(&sid) else { return };
                 if s.offline || s.is_stalled() {
                     return;
                 }
                 let Some(ch) = self.channels.get(&s.channel) else { return };
                 let Some(next) = ch.log.next_at_or_after(s.last_sent + 1) else { return };
-                next
+                (next, ch.log.last_seq())
             };
             self.send_new(sid, next, now);
+            if next >= last {
+                // The newest message: nothing to look up again.
+                return;
+            }
         }
     }
 
@@ -107,8 +109,8 @@ impl State {
     /// another way, or it goes offline).
     pub(super) fn disarm_all(&mut self, sid: SubId) {
         let Some(s) = self.subs.get_mut(&sid) else { return };
-        for (seq, p) in &s.pending {
-            self.timers.remove(&(p.deadline, Timer::Redeliver(sid, *seq)));
+        for (seq, p) in s.pending.iter() {
+            self.timers.remove(&(p.deadline, Timer::Redeliver(sid, seq)));
         }
         s.ack_queue.clear();
         if let Some(a) = s.ack_queue.armed.take() {
@@ -175,13 +177,12 @@ impl State {
             log::trace(format_args!("Ack on unknown inbox {subject}, ignored"));
             return;
         };
-        let Some(ack) = stan_proto::decode::<Ack>(payload) else {
+        let Some(seq) = super::wire::ack_sequence(payload) else {
             log::debug(format_args!("Invalid ack ({} bytes), ignored", payload.len()));
             return;
         };
-        let seq = ack.sequence;
         let Some(s) = self.subs.get_mut(&sid) else { return };
-        if let Some(p) = s.pending.remove(&seq) {
+        if let Some(p) = s.pending.remove(seq) {
             // The common case: the ack comes on the subscription that has the message.
             s.ack_queue.front(&s.pending);
             self.timers.remove(&(p.deadline, Timer::Redeliver(sid, seq)));
@@ -209,10 +210,10 @@ impl State {
             .iter()
             .chain(q.shadow.iter())
             .copied()
-            .find(|m| self.subs.get(m).is_some_and(|x| x.pending.contains_key(&seq)));
+            .find(|m| self.subs.get(m).is_some_and(|x| x.pending.contains(seq)));
         let Some(owner) = owner else { return };
         let o = self.subs.get_mut(&owner).expect("owner");
-        let p = o.pending.remove(&seq).expect("pending");
+        let p = o.pending.remove(seq).expect("pending");
         o.ack_queue.front(&o.pending);
         self.timers.remove(&(p.deadline, Timer::Redeliver(owner, seq)));
         self.record(|| Record::Acked { channel: channel.clone(), sub_id: owner, sequence: seq });
@@ -222,13 +223,13 @@ impl State {
     /// A redelivery timer fired.
     pub(super) fn redeliver_due(&mut self, sid: SubId, seq: u64, deadline: u64, now: u64) {
         let Some(s) = self.subs.get(&sid) else { return };
-        if s.offline || s.pending.get(&seq).is_none_or(|p| p.deadline != deadline) {
+        if s.offline || s.pending.get(seq).is_none_or(|p| p.deadline != deadline) {
             return;
         }
         let (channel, queue, wait) = (s.channel.clone(), s.queue.clone(), s.ack_wait_ms());
         if self.channels.get(&channel).and_then(|c| c.log.get(seq)).is_none() {
             // Dropped by limits: nothing left to redeliver.
-            self.subs.get_mut(&sid).expect("sub").pending.remove(&seq);
+            self.subs.get_mut(&sid).expect("sub").pending.remove(seq);
             self.record(|| Record::Acked { channel, sub_id: sid, sequence: seq });
             return;
         }
@@ -236,7 +237,7 @@ impl State {
         if queue.is_empty() {
             let failing = self.clients.get(&s.client_id).is_none_or(|c| c.hb_fails > 0);
             if failing {
-                let p = self.subs.get_mut(&sid).expect("sub").pending.get_mut(&seq).expect("pending");
+                let p = self.subs.get_mut(&sid).expect("sub").pending.get_mut(seq).expect("pending");
                 p.deadline = now + wait;
                 let d = p.deadline;
                 self.arm_redelivery(sid, seq, d);
@@ -245,7 +246,7 @@ impl State {
         } else if let Some(best) = self.pick_member(&channel, &queue, Some(sid)) {
             to = best;
         }
-        let mut p = self.subs.get_mut(&sid).expect("sub").pending.remove(&seq).expect("pending");
+        let mut p = self.subs.get_mut(&sid).expect("sub").pending.remove(seq).expect("pending");
         if to != sid {
             self.record(|| Record::Acked { channel: channel.clone(), sub_id: sid, sequence: seq });
             self.record(|| Record::Sent { channel: channel.clone(), sub_id: to, sequence: seq });
@@ -271,7 +272,7 @@ impl State {
         for (seq, p) in s.pending.iter_mut().filter(|(_, p)| p.deadline == 0) {
             p.deadline = now + wait;
             p.redeliveries += 1;
-            due.push((*seq, *p));
+            due.push((seq, *p));
         }
         for (seq, p) in due {
             self.arm_redelivery(sid, seq, p.deadline);
@@ -290,7 +291,7 @@ impl State {
         for (seq, p) in s.pending.iter_mut() {
             if p.deadline == 0 {
                 p.deadline = now;
-                due.push(*seq);
+                due.push(seq);
             }
         }
         for seq in due {
@@ -302,7 +303,7 @@ impl State {
 /// Arm the redelivery of pending message `seq` of subscription `s` (ID
 /// `sid`) at `deadline`: on its ack-wait queue when that keeps the queue in
 /// order (one core timer per subscription), as a timer of its own otherwise.
-fn arm(timers: &mut BTreeSet<(u64, Timer)>, sid: SubId, s: &mut Sub, seq: u64, deadline: u64) {
+fn arm(timers: &mut super::timers::Timers, sid: SubId, s: &mut Sub, seq: u64, deadline: u64) {
     if !s.ack_queue.push(deadline, seq, &s.pending) {
         timers.insert((deadline, Timer::Redeliver(sid, seq)));
         return;

@@ -303,8 +303,8 @@ fn check_state(st: &State) {
             assert!(c.subs.contains(sid));
             assert_eq!(st.ack_inboxes.get(&s.ack_inbox), Some(sid));
         }
-        for seq in s.pending.keys() {
-            assert!(*seq <= ch.log.last_seq() && *seq <= s.last_sent.max(*seq));
+        for seq in s.pending.seqs() {
+            assert!(seq <= ch.log.last_seq() && seq <= s.last_sent.max(seq));
         }
         pending += s.pending.len();
     }

@@ -12,17 +12,19 @@ mod delivery;
 mod fuzz_tests;
 pub mod guids;
 mod inactivity;
+mod pending;
 mod publish;
 pub mod recovery;
 mod subscribe;
 #[cfg(test)]
 mod tests;
+mod timers;
 mod wire;
 
 use crate::store::Record;
 use bytes::Bytes;
 use channel::{ChannelLimits, MsgLog};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 /// Identifies a subscription inside one server run.
 pub type SubId = u64;
@@ -192,7 +194,7 @@ pub struct Sub {
     pub max_in_flight: u32,
     pub ack_wait_secs: i32,
     pub last_sent: u64,
-    pub pending: BTreeMap<u64, Pending>,
+    pub pending: pending::PendingSet,
     /// Ack-wait deadlines of `pending`, in send order.
     pub ack_queue: ack_wait::AckQueue,
     pub offline: bool,
@@ -302,7 +304,7 @@ pub struct State {
     pub subs: SubMap<Sub>,
     ack_inboxes: InboxMap<SubId>,
     next_sub_id: SubId,
-    timers: BTreeSet<(u64, Timer)>,
+    timers: timers::Timers,
     waiting: HashMap<u64, WaitingConnect>,
     probing: HashMap<String, u64>,
     next_token: u64,
@@ -329,7 +331,7 @@ impl State {
             subs: SubMap::default(),
             ack_inboxes: InboxMap::default(),
             next_sub_id: 1,
-            timers: BTreeSet::new(),
+            timers: Default::default(),
             waiting: HashMap::new(),
             probing: HashMap::new(),
             next_token: 1,

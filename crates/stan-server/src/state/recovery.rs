@@ -2,6 +2,7 @@
 //! the compacted snapshot that replaces a grown journal.
 
 use super::channel::StoredMsg;
+use super::pending::PendingSet;
 use super::{Channel, Client, Pending, State, Sub, SubId};
 use crate::store::{Record, SubRecord};
 use std::collections::{BTreeMap, HashMap};
@@ -78,12 +79,14 @@ impl State {
                 Record::Sent { sub_id, sequence, .. } => {
                     if let Some(s) = subs.get_mut(&sub_id) {
                         s.last_sent = s.last_sent.max(sequence);
-                        s.pending.entry(sequence).or_insert(Pending { deadline: 0, redeliveries: 0 });
+                        if !s.pending.contains(sequence) {
+                            s.pending.insert(sequence, Pending { deadline: 0, redeliveries: 0 });
+                        }
                     }
                 }
                 Record::Acked { sub_id, sequence, .. } => {
                     if let Some(s) = subs.get_mut(&sub_id) {
-                        s.pending.remove(&sequence);
+                        s.pending.remove(sequence);
                     }
                 }
                 Record::ChannelDeleted { channel } => {
@@ -105,7 +108,7 @@ impl State {
             }
             // Drop pending entries whose messages are gone.
             let log = &self.channels[&s.channel].log;
-            s.pending.retain(|seq, _| log.get(*seq).is_some());
+            s.pending.retain(|seq, _| log.get(seq).is_some());
             let online = !s.offline && self.clients.contains_key(&s.client_id);
             if !online {
                 if !s.is_durable {
@@ -192,15 +195,15 @@ impl State {
         for sid in ids {
             let s = &self.subs[sid];
             out.push(Record::SubUpsert { channel: s.channel.clone(), sub: record_of(s) });
-            for seq in s.pending.keys() {
-                out.push(Record::Sent { channel: s.channel.clone(), sub_id: s.id, sequence: *seq });
+            for seq in s.pending.seqs() {
+                out.push(Record::Sent { channel: s.channel.clone(), sub_id: s.id, sequence: seq });
             }
         }
         out
     }
 }
 
-fn sub_from_record(channel: &str, r: SubRecord, pending: BTreeMap<u64, Pending>) -> Sub {
+fn sub_from_record(channel: &str, r: SubRecord, pending: PendingSet) -> Sub {
     Sub {
         id: r.sub_id,
         channel: channel.to_string(),

@@ -5,7 +5,6 @@ use super::{QueueGroup, State, Sub, SubId};
 use crate::log;
 use crate::store::{Record, SubRecord};
 use stan_proto::{errors as e, StartPosition, SubscriptionRequest, SubscriptionResponse, UnsubscribeRequest};
-use std::collections::BTreeMap;
 
 impl State {
     /// A SubscriptionRequest arrived.
@@ -156,7 +155,7 @@ impl State {
         // Everything pending is redelivered right away.
         self.disarm_all(sid);
         if let Some(s) = self.subs.get_mut(&sid) {
-            for p in s.pending.values_mut() {
+            for (_, p) in s.pending.iter_mut() {
                 p.deadline = 0;
             }
         }
@@ -304,16 +303,24 @@ impl State {
         if !q.members.is_empty() {
             // Hand the pending messages to the others, redelivered shortly.
             let members = q.members.clone();
-            let moved: BTreeMap<u64, super::Pending> =
-                self.subs.get_mut(&sid).map(|s| std::mem::take(&mut s.pending)).unwrap_or_default();
-            for (i, (seq, mut p)) in moved.into_iter().enumerate() {
-                let to = members[i % members.len()];
-                p.deadline = now + 100;
+            let n = members.len();
+            let deadline = now + 100;
+            let held = self.subs.get_mut(&sid).map(|s| std::mem::take(&mut s.pending)).unwrap_or_default();
+            let moved: Vec<(u64, super::Pending)> =
+                held.into_iter().map(|(seq, p)| (seq, super::Pending { deadline, ..p })).collect();
+            // Dealt round-robin; each member merges its share at once.
+            for (k, &to) in members.iter().enumerate() {
+                let share = || moved.iter().skip(k).step_by(n).copied();
                 let member = self.subs.get_mut(&to).expect("member");
-                member.pending.insert(seq, p);
-                // As a replay of the Sent record below would have it.
-                member.last_sent = member.last_sent.max(seq);
-                self.arm_redelivery(to, seq, p.deadline);
+                member.pending.extend(share());
+                // As a replay of the Sent records below would have it.
+                if let Some((last, _)) = share().last() {
+                    member.last_sent = member.last_sent.max(last);
+                }
+            }
+            for (i, &(seq, _)) in moved.iter().enumerate() {
+                let to = members[i % n];
+                self.arm_redelivery(to, seq, deadline);
                 self.record(|| Record::Sent { channel: channel.clone(), sub_id: to, sequence: seq });
             }
             self.delete_sub(sid);
@@ -368,7 +375,7 @@ fn new_sub(sid: SubId, sr: &SubscriptionRequest, qkey: &str, ack_inbox: String, 
         max_in_flight: sr.max_in_flight as u32,
         ack_wait_secs: sr.ack_wait_in_secs,
         last_sent,
-        pending: BTreeMap::new(),
+        pending: Default::default(),
         ack_queue: Default::default(),
         offline: false,
     }

@@ -1,8 +1,9 @@
-//! Encoding of the server's hottest outgoing message, `MsgProto`, from
-//! borrowed fields: the same bytes prost writes for the owned message, without
-//! cloning the channel name and reply into a temporary struct first.
+//! The delivery path's wire formats: `MsgProto` encoded from borrowed fields
+//! (the same bytes prost writes for the owned message, without cloning the
+//! channel name and reply into a temporary struct first), and the sequence of
+//! an `Ack` read without allocating its subject.
 
-use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+use prost::encoding::{decode_varint, encode_key, encode_varint, encoded_len_varint, WireType};
 
 /// The fields of one delivery (`MsgProto`), borrowed from the stored message.
 pub struct MsgRef<'a> {
@@ -73,6 +74,34 @@ impl MsgRef<'_> {
     }
 }
 
+/// The sequence of the `Ack` in `buf`, or `None` if `buf` is not a valid
+/// `Ack`: the answer decoding it with prost gives, without allocating the
+/// subject (the channel name, which the server does not need).
+pub fn ack_sequence(buf: &[u8]) -> Option<u64> {
+    canonical_ack_sequence(buf).or_else(|| stan_proto::decode::<stan_proto::Ack>(buf).map(|a| a.sequence))
+}
+
+/// The sequence of an `Ack` encoded the way every client encodes it (field
+/// 1, a UTF-8 string, then field 2, a varint, each at most once and nothing
+/// else); `None` for anything else, which prost then decides.
+fn canonical_ack_sequence(mut buf: &[u8]) -> Option<u64> {
+    const SUBJECT_KEY: u8 = (1 << 3) | WireType::LengthDelimited as u8;
+    const SEQUENCE_KEY: u8 = (2 << 3) | WireType::Varint as u8;
+    if let Some((&SUBJECT_KEY, rest)) = buf.split_first() {
+        buf = rest;
+        let len = decode_varint(&mut buf).ok()?;
+        let subject = buf.get(..usize::try_from(len).ok()?)?;
+        std::str::from_utf8(subject).ok()?;
+        buf = &buf[subject.len()..];
+    }
+    let mut sequence = 0;
+    if let Some((&SEQUENCE_KEY, rest)) = buf.split_first() {
+        buf = rest;
+        sequence = decode_varint(&mut buf).ok()?;
+    }
+    buf.is_empty().then_some(sequence)
+}
+
 /// The encoding of the last first-time delivery: a new message goes to every
 /// subscription of its channel in turn with the same bytes, so from its
 /// second subscriber on it is encoded once and shared (not for the first:
@@ -132,6 +161,55 @@ mod tests {
             let mine = r.encode();
             assert_eq!(mine, owned.encode_to_vec(), "{owned:?}");
             assert_eq!(mine.capacity(), mine.len());
+        }
+    }
+
+    /// What prost makes of `buf` as an `Ack`.
+    fn prost_ack(buf: &[u8]) -> Option<u64> {
+        stan_proto::decode::<stan_proto::Ack>(buf).map(|a| a.sequence)
+    }
+
+    #[test]
+    fn ack_sequence_reads_what_clients_send_and_rejects_what_prost_rejects() {
+        let enc = |subject: &str, sequence| stan_proto::Ack { subject: subject.into(), sequence }.encode_to_vec();
+        for (subject, seq) in [("foo", 1u64), ("", 0), ("a.b.c", u64::MAX), ("x", 300)] {
+            let b = enc(subject, seq);
+            assert_eq!(canonical_ack_sequence(&b), Some(seq), "{b:?}");
+            assert_eq!(ack_sequence(&b), Some(seq));
+        }
+        let mut bad_utf8 = enc("ab", 5);
+        bad_utf8[2] = 0xff;
+        let truncated = &enc("abc", 7)[..4];
+        let overlong_varint = [0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02];
+        let wrong_wire_type = [0x11, 1, 0, 0, 0, 0, 0, 0, 0];
+        for b in [&bad_utf8[..], truncated, &overlong_varint, &wrong_wire_type] {
+            assert_eq!(ack_sequence(b), None, "{b:?}");
+            assert_eq!(prost_ack(b), None, "{b:?}");
+        }
+        // Not canonical (fields swapped, repeated, unknown): prost decides.
+        let mut swapped = vec![0x10, 9];
+        swapped.extend(enc("ch", 0));
+        let unknown = [0x10, 3, 0x18, 7];
+        let repeated = [0x10, 3, 0x10, 4];
+        for (b, want) in [(&swapped[..], 9), (&unknown[..], 3), (&repeated[..], 4)] {
+            assert_eq!(canonical_ack_sequence(b), None, "{b:?}");
+            assert_eq!(ack_sequence(b), Some(want), "{b:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ack_sequence_agrees_with_prost(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..24),
+            subject in "[a-z.]{0,12}",
+            sequence in proptest::prelude::any::<u64>(),
+            cut in 0usize..32,
+        ) {
+            proptest::prop_assert_eq!(ack_sequence(&bytes), prost_ack(&bytes));
+            let b = stan_proto::Ack { subject, sequence }.encode_to_vec();
+            proptest::prop_assert_eq!(ack_sequence(&b), Some(sequence));
+            let b = &b[..cut.min(b.len())];
+            proptest::prop_assert_eq!(ack_sequence(b), prost_ack(b));
         }
     }
 
