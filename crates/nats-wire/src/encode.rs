@@ -92,6 +92,41 @@ fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
     out.extend_from_slice(&digits[i..]);
 }
 
+/// Append a `PUB` whose payload of `len` bytes `body` writes straight into
+/// `out` (a server encodes its reply there without a buffer of its own).
+/// Written piecewise: no allocation per message (a server's hot path). If
+/// `body` writes other than `len` bytes, the op is taken back out and
+/// [`EncodeError::PayloadLength`] returned; on any error nothing is appended.
+pub fn encode_pub_with(
+    out: &mut Vec<u8>,
+    subject: &str,
+    reply: Option<&str>,
+    len: usize,
+    body: impl FnOnce(&mut Vec<u8>),
+) -> Result<(), EncodeError> {
+    let subject = token(subject)?;
+    let reply = reply.map(token).transpose()?;
+    let start = out.len();
+    out.extend_from_slice(b"PUB ");
+    out.extend_from_slice(subject.as_bytes());
+    if let Some(r) = reply {
+        out.push(b' ');
+        out.extend_from_slice(r.as_bytes());
+    }
+    out.push(b' ');
+    push_decimal(out, len);
+    out.extend_from_slice(b"\r\n");
+    let payload_start = out.len();
+    body(out);
+    let written = out.len() - payload_start;
+    if written != len {
+        out.truncate(start);
+        return Err(EncodeError::PayloadLength { declared: len, written });
+    }
+    out.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
 impl ClientOp<'_> {
     /// Append the op's bytes to `out`. On error nothing is appended.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
@@ -103,20 +138,7 @@ impl ClientOp<'_> {
                 out.extend_from_slice(b"\r\n");
             }
             ClientOp::Pub { subject, reply, payload } => {
-                let subject = token(subject)?;
-                let reply = reply.map(token).transpose()?;
-                // Written piecewise: no allocation per message (a server's hot path).
-                out.extend_from_slice(b"PUB ");
-                out.extend_from_slice(subject.as_bytes());
-                if let Some(r) = reply {
-                    out.push(b' ');
-                    out.extend_from_slice(r.as_bytes());
-                }
-                out.push(b' ');
-                push_decimal(out, payload.len());
-                out.extend_from_slice(b"\r\n");
-                out.extend_from_slice(payload);
-                out.extend_from_slice(b"\r\n");
+                encode_pub_with(out, subject, reply, payload.len(), |out| out.extend_from_slice(payload))?;
             }
             ClientOp::Sub { subject, queue_group, sid } => {
                 let subject = token(subject)?;
@@ -182,6 +204,21 @@ mod write_op {
         let s = bytes(ClientOp::Pub { subject: "b", reply: None, payload: &big });
         assert!(s.starts_with("PUB b 1234567\r\nxxx"), "{}", &s[..20]);
         assert_eq!(s.len(), "PUB b 1234567\r\n".len() + big.len() + 2);
+    }
+
+    #[test]
+    fn publish_written_in_place() {
+        let mut out = b"PING\r\n".to_vec();
+        encode_pub_with(&mut out, "a.b", Some("r"), 3, |o| o.extend_from_slice(b"xyz")).unwrap();
+        assert_eq!(out, b"PING\r\nPUB a.b r 3\r\nxyz\r\n");
+        // A body that writes another length than declared is taken back out.
+        for (len, body) in [(2, &b"xyz"[..]), (4, &b"xyz"[..]), (1, &b""[..])] {
+            let r = encode_pub_with(&mut out, "a", None, len, |o| o.extend_from_slice(body));
+            assert_eq!(r, Err(EncodeError::PayloadLength { declared: len, written: body.len() }));
+            assert_eq!(out, b"PING\r\nPUB a.b r 3\r\nxyz\r\n");
+        }
+        let r = encode_pub_with(&mut out, "a b", None, 0, |_| panic!("not called for a bad subject"));
+        assert!(r.is_err());
     }
 
     #[test]

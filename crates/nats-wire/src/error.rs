@@ -39,4 +39,8 @@ pub enum EncodeError {
     /// (it would split or end the control line).
     #[error("nats: invalid subject {0:?}")]
     BadSubject(String),
+    /// A payload written in place whose length is not the one declared in
+    /// its control line (a bug of the caller; nothing was appended).
+    #[error("nats: payload of {written} bytes written where {declared} were declared")]
+    PayloadLength { declared: usize, written: usize },
 }

@@ -23,7 +23,7 @@ mod headers;
 mod server_op;
 
 pub use decode::{Decoder, MsgRef, OpRef, DEFAULT_MAX_PAYLOAD, MAX_CONTROL_LINE};
-pub use encode::{ClientOp, ConnectInfo};
+pub use encode::{encode_pub_with, ClientOp, ConnectInfo};
 pub use error::{DecodeError, EncodeError};
 pub use headers::Headers;
 pub use server_op::{Msg, ServerInfo, ServerOp};

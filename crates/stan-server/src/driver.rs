@@ -1,20 +1,19 @@
 //! The tokio driver: feeds every message of the data connection
 //! ([`WireConn`]) and every timer to the protocol core ([`State`]), commits
 //! the journal once per batch, and only then performs the core's output
-//! (encoded into one buffer per batch). Heartbeat probes are requests on
-//! the async-nats `client`.
+//! (the wire bytes of every PUB, which the core wrote into one buffer per
+//! batch). Heartbeat probes are requests on the async-nats `client`.
 
 use crate::inbound::{self, Kind};
 use crate::log;
 use crate::monitor::{self, http::Request, json::ServerFacts};
 use crate::nats_conn::Security;
-use crate::state::{Out, ProbeKind, State};
+use crate::state::{ProbeKind, State};
 use crate::store::{Journal, NoJournal};
 use crate::wire_conn::WireConn;
 use async_nats::Client;
 use async_nats::ConnectErrorKind;
 use bytes::Bytes;
-use nats_wire::ClientOp;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
@@ -93,7 +92,6 @@ impl Driver {
         let mut monitor_rx = self.monitor_rx.take();
         tokio::pin!(shutdown);
         let mut since_compact_check = 0usize;
-        let mut out_buf: Vec<Out> = Vec::new();
         loop {
             let sleep_for = st
                 .next_deadline()
@@ -120,7 +118,7 @@ impl Driver {
                 _ = &mut shutdown => break,
             }
             if st.has_output() {
-                self.flush(&mut st, &itx, &mut out_buf).await?;
+                self.flush(&mut st, &itx).await?;
             }
             since_compact_check += 1;
             if since_compact_check >= 1024 {
@@ -129,7 +127,7 @@ impl Driver {
                 self.conn.check_backlog();
             }
         }
-        self.flush(&mut st, &itx, &mut out_buf).await?;
+        self.flush(&mut st, &itx).await?;
         // Bounded: NATS may be gone already.
         self.conn.drain(Duration::from_secs(2)).await;
         log::info(format_args!("Streaming Server is shutting down"));
@@ -137,12 +135,7 @@ impl Driver {
     }
 
     /// Commit the journal, then perform the NATS output (PubAcks only after the commit).
-    async fn flush(
-        &mut self,
-        st: &mut State,
-        itx: &mpsc::UnboundedSender<Internal>,
-        out: &mut Vec<Out>,
-    ) -> Result<(), String> {
+    async fn flush(&mut self, st: &mut State, itx: &mpsc::UnboundedSender<Internal>) -> Result<(), String> {
         let records = st.take_records();
         let guids = st.guids.as_mut().map(|g| g.take_new()).unwrap_or_default();
         if !records.is_empty() {
@@ -161,29 +154,17 @@ impl Driver {
                 commit(self.journal.as_mut())?;
             }
         }
-        // `out` is the previous batch's vector, kept for its capacity.
-        st.swap_out(out);
-        // Every PUB of the batch in one buffer, written once, in order.
-        let mut wire = Vec::with_capacity(self.out_hint);
-        for o in out.drain(..) {
-            match o {
-                Out::Publish { subject, reply, payload } => {
-                    let op = ClientOp::Pub { subject: &subject, reply: reply.as_deref(), payload: &payload };
-                    if let Err(e) = op.encode(&mut wire) {
-                        log::debug(format_args!("NATS publish failed: {e}"));
-                    }
-                }
-                Out::Probe { kind, subject, timeout_ms } => {
-                    let (c, tx) = (self.client.clone(), itx.clone());
-                    tokio::spawn(async move {
-                        let req = c.request(subject, Bytes::new());
-                        let ok =
-                            matches!(tokio::time::timeout(Duration::from_millis(timeout_ms), req).await, Ok(Ok(_)));
-                        let _ = tx.send(Internal::Probe(kind, ok));
-                    });
-                }
-            }
+        for p in st.take_probes() {
+            let (c, tx) = (self.client.clone(), itx.clone());
+            tokio::spawn(async move {
+                let req = c.request(p.subject, Bytes::new());
+                let ok = matches!(tokio::time::timeout(Duration::from_millis(p.timeout_ms), req).await, Ok(Ok(_)));
+                let _ = tx.send(Internal::Probe(p.kind, ok));
+            });
         }
+        // Every PUB of the batch, as the core wrote it into one buffer: queued
+        // once, in order. The next batch's buffer is sized like this one.
+        let wire = st.take_wire(Vec::with_capacity(self.out_hint));
         self.out_hint = wire.len().min(1 << 20);
         self.conn.queue(wire)?;
         self.conn.writable().await;

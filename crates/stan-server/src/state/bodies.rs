@@ -5,6 +5,7 @@ use super::State;
 use crate::log;
 use crate::store::{Bodies, Record};
 use bytes::Bytes;
+use std::borrow::Cow;
 
 impl State {
     /// Keep message bodies in `bodies` instead of memory: published bodies
@@ -29,15 +30,16 @@ impl State {
         }
     }
 
-    /// The body of `m` of `channel`: in memory, or read from the store.
-    /// `None` (logged) if the store cannot produce it.
-    pub(super) fn body_of(&self, channel: &str, m: &StoredMsg) -> Option<Bytes> {
+    /// The body of `m` of `channel`: in memory (borrowed, not even a
+    /// reference count touched), or read from the store. `None` (logged) if
+    /// the store cannot produce it.
+    pub(super) fn body_of<'m>(&self, channel: &str, m: &'m StoredMsg) -> Option<Cow<'m, Bytes>> {
         let b = match &self.bodies {
             Some(b) if m.data.is_empty() && m.data_len > 0 => b,
-            _ => return Some(m.data.clone()),
+            _ => return Some(Cow::Borrowed(&m.data)),
         };
         match b.body(channel, m.sequence) {
-            Ok(Some(d)) => Some(d),
+            Ok(Some(d)) => Some(Cow::Owned(d)),
             Ok(None) => {
                 log::error(format_args!("Message {} of channel {channel:?} is missing from the store", m.sequence));
                 None

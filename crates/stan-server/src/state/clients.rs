@@ -1,7 +1,7 @@
 //! Client lifecycle: connect (with the duplicate-ID probe), close, pings,
 //! heartbeats and their expiry.
 
-use super::{Client, Out, ProbeKind, State, Timer, WaitingConnect};
+use super::{Client, Probe, ProbeKind, State, Timer, WaitingConnect};
 use crate::log;
 use crate::store::Record;
 use bytes::Bytes;
@@ -38,7 +38,7 @@ impl State {
             let subject = old.hb_inbox.clone();
             self.probing.insert(req.client_id.clone(), token);
             self.waiting.insert(token, WaitingConnect { reply: reply.to_string(), req });
-            self.out.push(Out::Probe { kind: ProbeKind::Duplicate { token }, subject, timeout_ms: DUP_PROBE_MS });
+            self.out.probes.push(Probe { kind: ProbeKind::Duplicate { token }, subject, timeout_ms: DUP_PROBE_MS });
             return;
         }
         self.register(reply, req, now);
@@ -165,7 +165,7 @@ impl State {
         c.next_hb = None;
         let kind = ProbeKind::Heartbeat { client_id: c.id.clone(), conn_id: c.conn_id.clone() };
         let subject = c.hb_inbox.clone();
-        self.out.push(Out::Probe { kind, subject, timeout_ms: self.cfg.hb_timeout_ms });
+        self.out.probes.push(Probe { kind, subject, timeout_ms: self.cfg.hb_timeout_ms });
     }
 
     fn kick_client_redeliveries(&mut self, conn_id: &Bytes, now: u64) {
@@ -227,7 +227,7 @@ impl State {
         match known {
             Some(cid) => {
                 if !reply.is_empty() {
-                    self.publish(reply.to_string(), None, Bytes::new());
+                    self.out.publish(reply, 0, |_| {});
                 }
                 // A client with failing heartbeats gets a heartbeat right away.
                 if let Some(c) = self.clients.get_mut(&cid) {

@@ -4,7 +4,6 @@
 use super::{Pending, State, Sub, SubId, Timer};
 use crate::log;
 use crate::store::Record;
-use bytes::Bytes;
 
 impl State {
     /// Send whatever each subscription of `channel` may receive now.
@@ -157,7 +156,6 @@ impl State {
             redelivered,
             redelivery_count: count,
         };
-        let payload = if redelivered { Bytes::from(r.encode()) } else { self.msg_cache.first_delivery(&r) };
         self.counters.out_msgs += 1;
         self.counters.out_bytes += data.len() as u64;
         log::trace(format_args!(
@@ -166,8 +164,7 @@ impl State {
             s.channel,
             if redelivered { " (redelivered)" } else { "" }
         ));
-        let subject = s.inbox.clone();
-        self.publish(subject, None, payload);
+        self.out.publish(&s.inbox, r.encoded_len(), |b| r.encode_into(b));
         true
     }
 

@@ -107,7 +107,6 @@ impl State {
         if let Some(g) = self.guids.as_mut() {
             g.forget_channel(name);
         }
-        self.msg_cache = Default::default();
         self.record(|| Record::ChannelDeleted { channel: name.to_string() });
         log::info(format_args!("Channel {name:?} has been deleted"));
     }

@@ -1,6 +1,7 @@
 //! The server's protocol core, with no I/O: clients, channels, subscriptions
 //! and delivery as plain data, driven by `handle_*` calls that carry the
-//! current time, and drained through [`State::take_out`] (NATS publishes,
+//! current time, and drained through [`State::take_wire`],
+//! [`State::take_probes`] and [`State::take_records`] (NATS publishes,
 //! probes and journal records for the driver to perform).
 
 mod ack_wait;
@@ -12,6 +13,7 @@ mod delivery;
 mod fuzz_tests;
 pub mod guids;
 mod inactivity;
+mod output;
 mod pending;
 mod publish;
 pub mod recovery;
@@ -24,6 +26,10 @@ mod wire;
 use crate::store::Record;
 use bytes::Bytes;
 use channel::{ChannelLimits, MsgLog};
+#[cfg(test)]
+pub use output::Out;
+use output::Output;
+pub use output::Probe;
 use std::collections::{BTreeMap, HashMap};
 
 /// Identifies a subscription inside one server run.
@@ -257,8 +263,7 @@ pub enum Timer {
     ChannelIdle(String),
 }
 
-/// A NATS request the driver performs on the core's behalf; its outcome comes
-/// back through [`State::handle_probe_result`].
+/// What a [`Probe`] asks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProbeKind {
     Heartbeat {
@@ -269,13 +274,6 @@ pub enum ProbeKind {
     Duplicate {
         token: u64,
     },
-}
-
-/// Work for the driver.
-#[derive(Clone, Debug)]
-pub enum Out {
-    Publish { subject: String, reply: Option<String>, payload: Bytes },
-    Probe { kind: ProbeKind, subject: String, timeout_ms: u64 },
 }
 
 /// Message and byte counters for monitoring.
@@ -310,9 +308,8 @@ pub struct State {
     next_token: u64,
     nuid: stan_proto::Nuid,
     pub counters: Counters,
-    out: Vec<Out>,
+    out: Output,
     records: Vec<Record>,
-    msg_cache: wire::MsgCache,
     /// Publish de-duplication by GUID (JetStream store only; `None`: off).
     pub guids: Option<guids::GuidWindow>,
     /// Where message bodies are read when the store keeps them on disk.
@@ -337,25 +334,29 @@ impl State {
             next_token: 1,
             nuid: stan_proto::Nuid::new(),
             counters: Counters::default(),
-            out: Vec::new(),
+            out: Output::default(),
             records: Vec::new(),
-            msg_cache: wire::MsgCache::default(),
             guids: None,
             bodies: None,
         }
     }
 
-    /// Drain the NATS work produced so far.
+    /// Drain the NATS work produced so far (probes first, then every publish).
     #[cfg(test)]
     pub fn take_out(&mut self) -> Vec<Out> {
-        std::mem::take(&mut self.out)
+        self.out.take_list()
     }
 
-    /// Move the NATS work produced so far into `buf` (which must be empty):
-    /// the two vectors trade places, so neither is reallocated batch after batch.
-    pub fn swap_out(&mut self, buf: &mut Vec<Out>) {
-        debug_assert!(buf.is_empty());
-        std::mem::swap(&mut self.out, buf);
+    /// The `PUB` ops produced so far, as wire bytes; `spare` (empty) takes
+    /// their place and receives the next ones.
+    pub fn take_wire(&mut self, spare: Vec<u8>) -> Vec<u8> {
+        debug_assert!(spare.is_empty());
+        std::mem::replace(&mut self.out.wire, spare)
+    }
+
+    /// The probes requested so far.
+    pub fn take_probes(&mut self) -> Vec<Probe> {
+        std::mem::take(&mut self.out.probes)
     }
 
     /// Drain the journal records produced so far (always empty without `persist`).
@@ -391,15 +392,12 @@ impl State {
         }
     }
 
-    fn publish(&mut self, subject: String, reply: Option<String>, payload: Bytes) {
-        self.out.push(Out::Publish { subject, reply, payload });
-    }
-
+    /// Answer request `reply` (if it has one) with `msg`.
     fn reply<M: prost::Message>(&mut self, reply: &str, msg: &M) {
         if reply.is_empty() {
             return;
         }
-        self.publish(reply.to_string(), None, Bytes::from(msg.encode_to_vec()));
+        self.out.publish_msg(reply, msg);
     }
 
     fn record(&mut self, r: impl FnOnce() -> Record) {

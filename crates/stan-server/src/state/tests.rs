@@ -65,8 +65,9 @@ impl Harness {
         let out = self.st.take_out();
         let resp: SubscriptionResponse = reply_to(&out, "r.sub");
         // put back deliveries for the caller
-        self.st.out =
-            out.into_iter().filter(|o| !matches!(o, Out::Publish { subject, .. } if subject == "r.sub")).collect();
+        self.st.out.put_back(
+            out.into_iter().filter(|o| !matches!(o, Out::Publish { subject, .. } if subject == "r.sub")).collect(),
+        );
         if resp.error.is_empty() {
             resp.ack_inbox
         } else {
@@ -87,8 +88,9 @@ impl Harness {
         self.st.handle_publish("r.ack", &encode(&pm), self.now, self.wall);
         let out = self.st.take_out();
         let ack: PubAck = reply_to(&out, "r.ack");
-        self.st.out =
-            out.into_iter().filter(|o| !matches!(o, Out::Publish { subject, .. } if subject == "r.ack")).collect();
+        self.st.out.put_back(
+            out.into_iter().filter(|o| !matches!(o, Out::Publish { subject, .. } if subject == "r.ack")).collect(),
+        );
         ack
     }
 
@@ -107,8 +109,9 @@ impl Harness {
         self.st.handle_unsubscribe("r.unsub", &encode(&r), close, self.now);
         let out = self.st.take_out();
         let resp: SubscriptionResponse = reply_to(&out, "r.unsub");
-        self.st.out =
-            out.into_iter().filter(|o| !matches!(o, Out::Publish { subject, .. } if subject == "r.unsub")).collect();
+        self.st.out.put_back(
+            out.into_iter().filter(|o| !matches!(o, Out::Publish { subject, .. } if subject == "r.unsub")).collect(),
+        );
         resp.error
     }
 

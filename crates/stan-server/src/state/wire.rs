@@ -1,7 +1,7 @@
 //! The delivery path's wire formats: `MsgProto` encoded from borrowed fields
-//! (the same bytes prost writes for the owned message, without cloning the
-//! channel name and reply into a temporary struct first), and the sequence of
-//! an `Ack` read without allocating its subject.
+//! straight into the output buffer (the same bytes prost writes for the owned
+//! message, without a temporary struct or buffer), and the sequence of an
+//! `Ack` read without allocating its subject.
 
 use prost::encoding::{decode_varint, encode_key, encode_varint, encoded_len_varint, WireType};
 
@@ -52,25 +52,27 @@ fn put_varint(tag: u32, v: u64, out: &mut Vec<u8>) {
 }
 
 impl MsgRef<'_> {
-    /// The protobuf bytes, identical to prost's encoding of the owned `MsgProto`
-    /// (proto3: fields at their default value are left out; `crc32` is 0).
-    pub fn encode(&self) -> Vec<u8> {
-        let len = varint_len(1, self.sequence)
+    /// Length of the protobuf bytes [`MsgRef::encode_into`] writes.
+    pub fn encoded_len(&self) -> usize {
+        varint_len(1, self.sequence)
             + bytes_len(2, self.subject.as_bytes())
             + bytes_len(3, self.reply.as_bytes())
             + bytes_len(4, self.data)
             + varint_len(5, self.timestamp as u64)
             + varint_len(6, self.redelivered as u64)
-            + varint_len(7, self.redelivery_count as u64);
-        let mut out = Vec::with_capacity(len);
-        put_varint(1, self.sequence, &mut out);
-        put_bytes(2, self.subject.as_bytes(), &mut out);
-        put_bytes(3, self.reply.as_bytes(), &mut out);
-        put_bytes(4, self.data, &mut out);
-        put_varint(5, self.timestamp as u64, &mut out);
-        put_varint(6, self.redelivered as u64, &mut out);
-        put_varint(7, self.redelivery_count as u64, &mut out);
-        out
+            + varint_len(7, self.redelivery_count as u64)
+    }
+
+    /// Append the protobuf bytes, identical to prost's encoding of the owned
+    /// `MsgProto` (proto3: fields at their default value are left out; `crc32` is 0).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        put_varint(1, self.sequence, out);
+        put_bytes(2, self.subject.as_bytes(), out);
+        put_bytes(3, self.reply.as_bytes(), out);
+        put_bytes(4, self.data, out);
+        put_varint(5, self.timestamp as u64, out);
+        put_varint(6, self.redelivered as u64, out);
+        put_varint(7, self.redelivery_count as u64, out);
     }
 }
 
@@ -102,36 +104,6 @@ fn canonical_ack_sequence(mut buf: &[u8]) -> Option<u64> {
     buf.is_empty().then_some(sequence)
 }
 
-/// The encoding of the last first-time delivery: a new message goes to every
-/// subscription of its channel in turn with the same bytes, so from its
-/// second subscriber on it is encoded once and shared (not for the first:
-/// sharing costs a reference count, which a single subscriber never repays).
-/// Keyed by channel, sequence and timestamp (a channel that is deleted and
-/// created again reuses sequences, not timestamps).
-#[derive(Debug, Default)]
-pub struct MsgCache {
-    channel: String,
-    sequence: u64,
-    timestamp: i64,
-    bytes: Option<bytes::Bytes>,
-}
-
-impl MsgCache {
-    /// The bytes of `m` (a first delivery: not redelivered).
-    pub fn first_delivery(&mut self, m: &MsgRef<'_>) -> bytes::Bytes {
-        debug_assert!(!m.redelivered && m.redelivery_count == 0);
-        if self.sequence != m.sequence || self.timestamp != m.timestamp || self.channel != m.subject {
-            self.sequence = m.sequence;
-            self.timestamp = m.timestamp;
-            self.channel.clear();
-            self.channel.push_str(m.subject);
-            self.bytes = None;
-            return bytes::Bytes::from(m.encode());
-        }
-        self.bytes.get_or_insert_with(|| bytes::Bytes::from(m.encode())).clone()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,9 +130,10 @@ mod tests {
                 crc32: 0,
             };
             let r = MsgRef { sequence, subject, reply, data, timestamp, redelivered, redelivery_count };
-            let mine = r.encode();
-            assert_eq!(mine, owned.encode_to_vec(), "{owned:?}");
-            assert_eq!(mine.capacity(), mine.len());
+            let mut mine = b"before".to_vec();
+            r.encode_into(&mut mine);
+            assert_eq!(mine[6..], owned.encode_to_vec(), "{owned:?}");
+            assert_eq!(mine.len() - 6, r.encoded_len());
         }
     }
 
@@ -210,26 +183,6 @@ mod tests {
             proptest::prop_assert_eq!(ack_sequence(&b), Some(sequence));
             let b = &b[..cut.min(b.len())];
             proptest::prop_assert_eq!(ack_sequence(b), prost_ack(b));
-        }
-    }
-
-    #[test]
-    fn cache_is_keyed_by_channel_sequence_and_timestamp() {
-        let mut c = MsgCache::default();
-        let m = |subject, sequence, timestamp| MsgRef {
-            sequence,
-            subject,
-            reply: "",
-            data: b"x",
-            timestamp,
-            redelivered: false,
-            redelivery_count: 0,
-        };
-        assert_eq!(c.first_delivery(&m("a", 1, 10))[..], m("a", 1, 10).encode()[..]);
-        let a = c.first_delivery(&m("a", 1, 10));
-        assert_eq!(c.first_delivery(&m("a", 1, 10)).as_ptr(), a.as_ptr(), "shared from the second on");
-        for other in [m("b", 1, 10), m("a", 2, 10), m("a", 1, 11)] {
-            assert_eq!(c.first_delivery(&other)[..], other.encode()[..]);
         }
     }
 }
