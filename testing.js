@@ -14,6 +14,21 @@ const { freePort, httpGet } = require('./lib/loopback')
  * @returns {Promise<{url: string, port: number, clusterId: string, monitorUrl: string, pid: number, stop: () => Promise<void>}>}
  */
 async function startTestServer (opts = {}) {
+  // A port found free can be taken by another process before stan-server
+  // binds it: start again on new ports (a few times) when that happens.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts)
+    } catch (e) {
+      if (attempt >= START_ATTEMPTS || !/Address already in use/.test(e.message)) throw e
+    }
+  }
+}
+
+/** Attempts of startTestServer() when a chosen port was taken meanwhile. */
+const START_ATTEMPTS = 3
+
+async function startOnce (opts) {
   const clusterId = opts.clusterId || 'test-cluster'
   const stanBin = binaries.stanServer()
   const natsBin = binaries.natsServer()
@@ -38,7 +53,6 @@ async function startTestServer (opts = {}) {
     }
   }
   const deadline = Date.now() + (opts.startTimeout || 10000)
-  // Ready once the monitoring port answers (stan-server opens it after the handshake with NATS).
   // Ready = /streaming/serverz answers: the server answers monitoring
   // requests only once it is subscribed to its STAN subjects (the monitoring
   // port itself accepts connections earlier, and a connect request sent then

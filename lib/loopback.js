@@ -8,8 +8,24 @@ const net = require('net')
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** Ask the kernel for a free TCP port on 127.0.0.1. */
-function freePort () {
+// Ports this process handed out: the kernel may give a just-closed port out
+// again at once, so two calls in a row (a NATS and a monitoring port) could
+// otherwise return the same number.
+const handedOut = new Set()
+
+/** Ask the kernel for a free TCP port on 127.0.0.1 that this process has not handed out before. */
+async function freePort () {
+  for (let i = 0; i < 1000; i++) {
+    const port = await kernelPort()
+    if (!handedOut.has(port)) {
+      handedOut.add(port)
+      return port
+    }
+  }
+  throw new Error('no free loopback port after 1000 tries')
+}
+
+function kernelPort () {
   return new Promise((resolve, reject) => {
     const s = net.createServer()
     s.once('error', reject)

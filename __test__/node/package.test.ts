@@ -103,6 +103,14 @@ describe('startTestServer() (stan-rs/testing), used the way a user would', () =>
     expect(evs[evs.length - 1]).toBe('close');
     expect(sc.isClosed()).toBe(true);
   });
+
+  test('the ports it picks are never handed out twice in one process (a NATS and a monitoring port once collided)', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { freePort } = require('../../lib/loopback') as { freePort: () => Promise<number> };
+    const ports: number[] = [];
+    for (let i = 0; i < 300; i++) ports.push(await freePort());
+    expect(new Set(ports).size).toBe(ports.length);
+  });
 });
 
 describe('errors belong to the realm the test runs in', () => {
