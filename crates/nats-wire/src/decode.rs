@@ -137,8 +137,10 @@ impl Decoder {
         Ok(Some(op))
     }
 
-    /// Take `line_end + size + 2` bytes if present; returns the body (without CRLF).
-    fn take_body(&mut self, line_end: usize, size: usize) -> Result<Option<Bytes>, DecodeError> {
+    /// Where the op whose control line ends at `line_end` and whose body has
+    /// `size` bytes ends (`line_end + size + 2`), once all of it is buffered
+    /// and its body is followed by CRLF; `None` while bytes are missing.
+    pub(crate) fn body_end(&self, line_end: usize, size: usize) -> Result<Option<usize>, DecodeError> {
         if size > self.max_payload {
             return Err(DecodeError::PayloadTooLarge { size, max: self.max_payload });
         }
@@ -152,6 +154,12 @@ impl Decoder {
         if &self.buf[line_end + size..total] != b"\r\n" {
             return Err(DecodeError::MissingPayloadTerminator);
         }
+        Ok(Some(total))
+    }
+
+    /// Take `line_end + size + 2` bytes if present; returns the body (without CRLF).
+    fn take_body(&mut self, line_end: usize, size: usize) -> Result<Option<Bytes>, DecodeError> {
+        let Some(total) = self.body_end(line_end, size)? else { return Ok(None) };
         let mut frame = self.buf.split_to(total);
         frame.advance(line_end);
         frame.truncate(size);

@@ -87,18 +87,7 @@ impl Decoder {
         let (Some(sid), Some(size)) = (num(sid), num(size).and_then(|s| usize::try_from(s).ok())) else {
             return Err(bad("MSG", &text()));
         };
-        if size > self.max_payload {
-            return Err(DecodeError::PayloadTooLarge { size, max: self.max_payload });
-        }
-        let Some(total) = line_end.checked_add(size).and_then(|t| t.checked_add(2)) else {
-            return Err(DecodeError::PayloadTooLarge { size, max: self.max_payload });
-        };
-        if self.buf.len() < total {
-            return Ok(None);
-        }
-        if &self.buf[line_end + size..total] != b"\r\n" {
-            return Err(DecodeError::MissingPayloadTerminator);
-        }
+        let Some(total) = self.body_end(line_end, size)? else { return Ok(None) };
         self.consumed = total;
         // Offsets into `buf`: the line's fields start 4 bytes in.
         let buf = &self.buf[..];
