@@ -27,32 +27,12 @@ fn stan(cid: &str, urls: &str, extra: &[&str], ready: &str) -> ServerProcess {
             .collect();
     args.extend(extra.iter().map(|s| s.to_string()));
     let mut p = ServerProcess::start("stan-js", std::path::Path::new(support::bin()), args);
-    wait_log(&mut p, ready, 60);
+    p.wait_for_log(ready, 1, Duration::from_secs(60));
     p
 }
 
-fn wait_log(p: &mut ServerProcess, what: &str, secs: u64) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let log = p.log();
-        if log.contains(what) {
-            return;
-        }
-        assert!(!p.has_exited(), "stan-server exited before {what:?}:\n{log}");
-        assert!(Instant::now() < deadline, "no {what:?} within {secs}s:\n{log}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn opts(urls: &str) -> Options {
-    Options::new()
-        .servers(urls.split(','))
-        .connect_timeout(Duration::from_secs(5))
-        .nats_connect_timeout(Duration::from_secs(3))
-        .ack_timeout(Duration::from_secs(4))
-        .reconnect(true)
-        .max_reconnect_attempts(None)
-        .reconnect_time_wait(Duration::from_millis(100))
+    support::reconnecting_options(urls)
 }
 
 /// Publish until acknowledged (bounded); the number of attempts. Panics
@@ -219,7 +199,7 @@ async fn a_standby_takes_over_when_the_active_is_killed() {
 
     a.stop(); // SIGKILL
     let t0 = Instant::now();
-    wait_log(&mut b, "Streaming Server is ready", 60);
+    b.wait_for_log("Streaming Server is ready", 1, Duration::from_secs(60));
     let takeover = t0.elapsed();
     let mut retries = 0;
     for i in 10..20 {
@@ -253,7 +233,7 @@ async fn a_paused_active_that_lost_its_lease_stops_without_writing() {
     let pid = a.pid().unwrap() as i32;
     // SAFETY: signalling the stan-server this test started.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
-    wait_log(&mut b, "Streaming Server is ready", 60);
+    b.wait_for_log("Streaming Server is ready", 1, Duration::from_secs(60));
     let mut retries = 0;
     for i in 5..10 {
         retries += publish_acked(&sc, "p", format!("m{i}"), 60, &b).await - 1;

@@ -32,38 +32,15 @@ fn stan(cid: &str, urls: &str, ready: &str) -> ServerProcess {
             .map(|s| s.to_string())
             .collect();
     let mut p = ServerProcess::start("stan-js", std::path::Path::new(support::bin()), args);
-    wait_log(&mut p, ready, 1, 60);
+    p.wait_for_log(ready, 1, Duration::from_secs(60));
     p
-}
-
-/// Wait (bounded) until `what` is in the log `n` times.
-fn wait_log(p: &mut ServerProcess, what: &str, n: usize, secs: u64) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let log = p.log();
-        if log.matches(what).count() >= n {
-            return;
-        }
-        assert!(!p.has_exited(), "stan-server exited before {what:?}:\n{log}");
-        assert!(Instant::now() < deadline, "no {what:?} within {secs}s:\n{log}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Client options: reconnecting, 4 s ack timeout. The STAN session must
 /// outlive a takeover (lease time + JetStream elections, 5-20 s here), so
 /// the client gives up only after 20 unanswered pings 3 s apart.
 fn client_opts(urls: &str) -> Options {
-    Options::new()
-        .servers(urls.split(','))
-        .connect_timeout(Duration::from_secs(5))
-        .nats_connect_timeout(Duration::from_secs(3))
-        .ack_timeout(Duration::from_secs(4))
-        .reconnect(true)
-        .max_reconnect_attempts(None)
-        .reconnect_time_wait(Duration::from_millis(100))
-        .ping_interval(Duration::from_secs(3))
-        .ping_max_out(20)
+    support::reconnecting_options(urls).ping_interval(Duration::from_secs(3)).ping_max_out(20)
 }
 
 /// Connect, retrying (bounded): through a gateway, interest may still be propagating.
@@ -460,7 +437,7 @@ async fn partition_with_the_active_on_the_minority_side_fails_over_to_the_majori
     let (min, min_pub) = spawn_publisher(cmin.clone(), "part", "min", stop_min.clone());
 
     // The standby on the majority side takes over, the majority client keeps its session.
-    blocking(|| wait_log(&mut b, "Streaming Server is ready", 1, 60));
+    blocking(|| b.wait_for_log("Streaming Server is ready", 1, Duration::from_secs(60)));
     let takeover = cut.elapsed();
     let t_active = Instant::now();
     wait_acked(&maj, t_active, 10, 60, &b).await;

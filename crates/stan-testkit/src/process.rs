@@ -62,6 +62,21 @@ impl ServerProcess {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Wait (bounded by `limit`) until `what` is in the log `n` times.
+    /// Panics with the log if the process exits first or time runs out.
+    pub fn wait_for_log(&mut self, what: &str, n: usize, limit: std::time::Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let log = self.log();
+            if log.matches(what).count() >= n {
+                return;
+            }
+            assert!(!self.has_exited(), "{} exited before {what:?}:\n{log}", self.bin.display());
+            assert!(std::time::Instant::now() < deadline, "no {what:?} within {limit:?}:\n{log}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// True if the child exited.
     pub fn has_exited(&mut self) -> bool {
         match self.child.as_mut() {

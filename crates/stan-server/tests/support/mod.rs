@@ -15,6 +15,20 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_stan-server")
 }
 
+/// Client options for tests that move between servers: the NATS URLs
+/// `urls` (comma-separated), reconnecting forever 100 ms apart, 5 s STAN
+/// connect timeout, 3 s NATS connect timeout, 4 s ack timeout.
+pub fn reconnecting_options(urls: &str) -> Options {
+    Options::new()
+        .servers(urls.split(','))
+        .connect_timeout(Duration::from_secs(5))
+        .nats_connect_timeout(Duration::from_secs(3))
+        .ack_timeout(Duration::from_secs(4))
+        .reconnect(true)
+        .max_reconnect_attempts(None)
+        .reconnect_time_wait(Duration::from_millis(100))
+}
+
 pub fn free_port() -> u16 {
     stan_testkit::ports::free_port()
 }
