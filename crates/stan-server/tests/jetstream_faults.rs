@@ -408,6 +408,26 @@ async fn quorum_loss_sends_no_puback_and_loses_nothing_acked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partition_with_the_active_on_the_minority_side_fails_over_to_the_majority() {
+    partition(Partition::Cut).await;
+}
+
+/// The same partition, silent: node 2's routes stay open but carry nothing
+/// (every byte held, delivered late on the heal, as TCP retransmits after
+/// dropped packets); only missing answers tell the nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_partition_with_the_active_on_the_minority_side_fails_over_to_the_majority() {
+    partition(Partition::Silent).await;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Partition {
+    /// Connections closed, new ones refused.
+    Cut,
+    /// Connections open, bytes held.
+    Silent,
+}
+
+async fn partition(kind: Partition) {
     let _g = SERIAL.lock().await;
     let t0 = Instant::now();
     let mut js = JsCluster::start_with(3, JsSetup { proxied_routes: true, ..Default::default() });
@@ -424,13 +444,20 @@ async fn partition_with_the_active_on_the_minority_side_fails_over_to_the_majori
     let (maj, maj_pub) = spawn_publisher(cmaj.clone(), "part", "maj", stop_maj.clone());
     wait_acked(&maj, t0, 10, 30, &a).await;
 
-    blocking(|| js.isolate(2));
     let cut = Instant::now();
-    // The routes are down: node 2 sees nobody, nodes 0 and 1 only each other.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !(js.routed_to(2).is_empty() && js.routed_to(0) == ["n1"] && js.routed_to(1) == ["n0"]) {
-        assert!(Instant::now() < deadline, "no partition: {:?}", (0..3).map(|i| js.routed_to(i)).collect::<Vec<_>>());
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    if kind == Partition::Cut {
+        blocking(|| js.isolate(2));
+        // The routes are down: node 2 sees nobody, nodes 0 and 1 only each other.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !(js.routed_to(2).is_empty() && js.routed_to(0) == ["n1"] && js.routed_to(1) == ["n0"]) {
+            let routes: Vec<_> = (0..3).map(|i| js.routed_to(i)).collect();
+            assert!(Instant::now() < deadline, "no partition: {routes:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    } else {
+        blocking(|| js.isolate_silently(2));
+        // Silent: node 2 still believes in its routes.
+        assert_eq!(js.routed_to(2).len(), 2, "node 2 noticed a silent partition at once");
     }
     // The minority client publishes: its active stan-server cannot commit.
     let stop_min = Arc::new(AtomicBool::new(false));
@@ -482,15 +509,15 @@ async fn partition_with_the_active_on_the_minority_side_fails_over_to_the_majori
     assert_eq!(min_acked_partitioned, 0, "PubAcks on the minority side: {min_before_heal:?}");
     let min_acked_heal = min.all().into_iter().find(|a| a.acked).map(|a| a.done - heal);
 
+    let name = if kind == Partition::Cut { "partition" } else { "silent partition" };
     let stored_msgs = stored(&cmaj, "part").await;
     let delivered = got.lock().unwrap().clone();
-    let summary =
-        Check { name: "partition", stored: &stored_msgs, publishers: vec![&maj, &min], delivered: &delivered }.run();
+    let summary = Check { name, stored: &stored_msgs, publishers: vec![&maj, &min], delivered: &delivered }.run();
     assert_eq!(stream_messages(&js.url(0), "js-part", "part").await, stored_msgs.len() as u64);
     assert!(!b.has_exited(), "the new active stopped:\n{}", b.log());
     within(20, cmaj.close()).await.expect("the majority client kept its session");
     eprintln!(
-        "partition: standby active {takeover:?} after the cut (first majority PubAck {first_maj_ack:?}); \
+        "{name}: standby active {takeover:?} after the cut (first majority PubAck {first_maj_ack:?}); \
          minority client: {min_sent} attempts during the partition, {min_acked_partitioned} acked, first ack \
          {min_acked_heal:?} after the heal; partition {:?}; old active exited ({why}; already before the heal: \
          {old_exited_before_heal}); total {:?}\n{summary}",

@@ -206,10 +206,23 @@ impl JsCluster {
         }
     }
 
-    /// Undo every [`JsCluster::isolate`].
+    /// Cut node `i` off silently: its proxied routes hold every byte both
+    /// ways and stay open (no close for either side to see; see
+    /// [`TcpProxy::pause`]). Needs `proxied_routes`.
+    pub fn isolate_silently(&mut self, i: usize) {
+        assert!(!self.route_proxies.is_empty(), "isolate_silently() needs JsSetup::proxied_routes");
+        for (from, to, p) in &self.route_proxies {
+            if *from == i || *to == i {
+                p.pause();
+            }
+        }
+    }
+
+    /// Undo every [`JsCluster::isolate`] and [`JsCluster::isolate_silently`].
     pub fn heal(&mut self) {
         for (_, _, p) in &self.route_proxies {
             p.heal();
+            p.resume();
         }
     }
 

@@ -1,7 +1,9 @@
 //! `TcpProxy`: a userspace TCP forwarder on a free loopback port that a test
 //! can cut (close every forwarded connection, refuse new ones) and heal —
-//! a network partition without iptables. Used for nats-server routes and
-//! gateways (see [`crate::JsCluster`]).
+//! a network partition without iptables — or pause (hold every byte, keep
+//! the connections open, forward it all on resume: a silent partition, as
+//! TCP sees dropped packets that are retransmitted later). Used for
+//! nats-server routes and gateways (see [`crate::JsCluster`]).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -14,6 +16,7 @@ use crate::ports::free_port;
 #[derive(Debug, Default)]
 struct Shared {
     cut: AtomicBool,
+    paused: AtomicBool,
     stop: AtomicBool,
     /// Both sockets of every live forwarded connection (to close on a cut).
     conns: Mutex<Vec<TcpStream>>,
@@ -66,6 +69,18 @@ impl TcpProxy {
     /// Forward again.
     pub fn heal(&self) {
         self.shared.cut.store(false, Ordering::SeqCst);
+    }
+
+    /// Hold every byte in both directions (connections stay open, new ones
+    /// are accepted and held too) until [`TcpProxy::resume`]: nobody sees a
+    /// close; only missing answers tell.
+    pub fn pause(&self) {
+        self.shared.paused.store(true, Ordering::SeqCst);
+    }
+
+    /// Forward what was held, and everything after it.
+    pub fn resume(&self) {
+        self.shared.paused.store(false, Ordering::SeqCst);
     }
 
     /// Whether the proxy is cut.
@@ -128,18 +143,25 @@ fn accept_loop(listener: TcpListener, target: u16, s: Arc<Shared>) {
             conns.push(i3);
             conns.push(o3);
         }
-        std::thread::spawn(move || pump(inbound, o2));
-        std::thread::spawn(move || pump(outbound, i2));
+        let (s1, s2) = (s.clone(), s.clone());
+        std::thread::spawn(move || pump(inbound, o2, &s1));
+        std::thread::spawn(move || pump(outbound, i2, &s2));
     }
 }
 
-/// Copy `from` → `to` until either side closes; then close both.
-fn pump(mut from: TcpStream, mut to: TcpStream) {
+/// Copy `from` → `to` until either side closes; then close both. While
+/// paused, a chunk read is held (and nothing more is read: the kernel's
+/// buffers fill, as behind a link that drops packets).
+fn pump(mut from: TcpStream, mut to: TcpStream, s: &Shared) {
     let mut buf = [0u8; 32 * 1024];
     loop {
         match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => {
+                while s.paused.load(Ordering::SeqCst) && !s.stop.load(Ordering::SeqCst) && !s.cut.load(Ordering::SeqCst)
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
                 if to.write_all(&buf[..n]).is_err() {
                     break;
                 }
@@ -189,5 +211,16 @@ mod tests {
         p.heal();
         let mut c3 = TcpStream::connect(("127.0.0.1", p.port)).unwrap();
         assert!(echo(&mut c3));
+
+        // Paused: the bytes are held, the connection stays open; resumed: they arrive.
+        p.pause();
+        c3.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        c3.write_all(b"yo").unwrap();
+        let mut b = [0u8; 2];
+        assert!(c3.read(&mut b).is_err(), "a paused proxy forwarded");
+        p.resume();
+        c3.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c3.read_exact(&mut b).unwrap();
+        assert_eq!(&b, b"yo");
     }
 }
