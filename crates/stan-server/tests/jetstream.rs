@@ -214,6 +214,23 @@ async fn a_standby_takes_over_when_the_active_is_killed() {
     assert_eq!(got, want, "{after:?}");
     assert!(after.values().all(|n| *n == 1), "{after:?}");
     assert!(takeover < Duration::from_secs(30), "takeover took {takeover:?}");
+    // The durable's JetStream consumer (replicated like the streams) is kept
+    // in step by the new active: acknowledged up to 20.
+    let ctx = jetstream::new(async_nats::connect(js.url(1)).await.unwrap());
+    let stream = ctx.get_stream("STAN_js-ha_jobs").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let info = stream.consumer_info("STAN_D_c1_dur").await;
+        if let Ok(i) = &info {
+            if i.ack_floor.stream_sequence == 20 {
+                assert_eq!(i.config.num_replicas, 0, "a consumer inherits the stream's replicas");
+                assert_eq!(i.cluster.as_ref().map(|c| c.replicas.len()), Some(2), "{i:?}");
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "consumer not at 20: {info:?}\n{}", b.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     within(20, sc.close()).await.expect("the client kept its session across the takeover");
     b.stop();
 }

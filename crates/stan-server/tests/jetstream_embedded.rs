@@ -203,3 +203,112 @@ async fn channels_reserve_no_jetstream_storage_and_max_bytes_is_still_enforced()
     assert_eq!(info.config.max_bytes, -1, "the channel's stream reserves storage");
     assert_eq!(info.state.first_sequence, first.sequence(), "stream not purged like the channel");
 }
+
+/// The consumer of a durable, once its ack floor reached `floor` (bounded wait).
+async fn consumer_at(
+    stream: &jetstream::stream::Stream,
+    name: &str,
+    floor: u64,
+    log: impl Fn() -> String,
+) -> jetstream::consumer::Info {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(info) = stream.consumer_info(name).await {
+            if info.ack_floor.stream_sequence >= floor {
+                return info;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "consumer {name} not at {floor} within 20 s:\n{}", log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A durable STAN subscription is a JetStream consumer: created with its
+/// settings, acknowledged as far as the STAN durable acknowledged in order,
+/// kept across a kill -9, deleted with an unsubscribe; a JetStream client
+/// bound to it continues where the STAN durable stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_durable_is_a_jetstream_consumer_that_a_jetstream_client_can_continue() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let args = ["--store", "jetstream", "--dir", d, "--js_lease", "1s"];
+    let s = Stan::start("js-cons", &args);
+    let port = s.port;
+    let sc = within(20, stan_client::connect("js-cons", "svc", opts(&s.url()))).await.unwrap();
+    for i in 1..=10 {
+        within(20, sc.publish("orders", format!("m{i}"))).await.unwrap();
+    }
+    let so = SubscriptionOptions::default()
+        .durable_name("billing")
+        .deliver_all_available()
+        .manual_ack_mode(true)
+        .max_in_flight(20)
+        .ack_wait(Duration::from_secs(7));
+    let mut sub = within(20, sc.subscribe("orders", so)).await.unwrap();
+    // Acknowledge 1..=6 and 8: the durable's floor is 6 (7 is still pending).
+    let mut got = Vec::new();
+    for _ in 0..10 {
+        got.push(within(10, sub.next()).await.expect("message"));
+    }
+    for m in &got {
+        if m.sequence() <= 6 || m.sequence() == 8 {
+            m.ack().unwrap();
+        }
+    }
+    // A second durable, to be unsubscribed; and a plain subscription (no consumer).
+    let gone = within(20, sc.subscribe("orders", SubscriptionOptions::default().durable_name("gone"))).await.unwrap();
+    let _plain = within(20, sc.subscribe("orders", SubscriptionOptions::default())).await.unwrap();
+    let workers = SubscriptionOptions::default().durable_name("workers").queue_group("q");
+    let _queue = within(20, sc.subscribe("orders", workers)).await.unwrap();
+
+    let ctx = jetstream::new(async_nats::connect(s.url()).await.unwrap());
+    let stream = ctx.get_stream("STAN_js-cons_orders").await.unwrap();
+    let info = consumer_at(&stream, "STAN_D_svc_billing", 6, || s.log()).await;
+    assert_eq!(info.ack_floor.stream_sequence, 6, "8 is acked but 7 is not: the floor stays at 6");
+    assert_eq!(info.config.ack_policy, jetstream::consumer::AckPolicy::All);
+    assert_eq!(info.config.ack_wait, Duration::from_secs(7));
+    assert_eq!(info.config.max_ack_pending, 20);
+    consumer_at(&stream, "STAN_D_svc_gone", 10, || s.log()).await;
+    within(20, gone.unsubscribe()).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while stream.consumer_info("STAN_D_svc_gone").await.is_ok() {
+        assert!(std::time::Instant::now() < deadline, "unsubscribed durable's consumer still there:\n{}", s.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut names: Vec<String> =
+        stream.consumer_names().map(|n| n.unwrap()).collect::<Vec<_>>().await.into_iter().collect();
+    names.sort();
+    assert_eq!(names, ["STAN_D_svc_billing", "STAN_Q_workers_q"], "only the live durables have a consumer");
+    let q = stream.consumer_info("STAN_Q_workers_q").await.unwrap();
+    assert_eq!(
+        q.config.description.as_deref(),
+        Some("STAN durable queue group \"q\" (durable \"workers\") on channel \"orders\", kept in step by stan-server")
+    );
+    // The service stops (its durable stays) and the server is killed: the consumer stays where it was.
+    within(20, sub.close()).await.unwrap();
+    within(20, sc.close()).await.unwrap();
+    drop(s);
+    let s = start_on(port, "js-cons", &args);
+    let ctx = jetstream::new(async_nats::connect(s.url()).await.unwrap());
+    let stream = ctx.get_stream("STAN_js-cons_orders").await.unwrap();
+    let info = consumer_at(&stream, "STAN_D_svc_billing", 6, || s.log()).await;
+    assert_eq!(info.ack_floor.stream_sequence, 6);
+
+    // The service moves to JetStream: bound to the consumer, it continues
+    // with 7 (unacknowledged) and everything after the floor.
+    let c: jetstream::consumer::PullConsumer = stream.get_consumer("STAN_D_svc_billing").await.unwrap();
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !(7..=10).all(|q| seen.contains(&q)) {
+        assert!(std::time::Instant::now() < deadline, "the JetStream client saw {seen:?}:\n{}", s.log());
+        let mut batch = c.fetch().max_messages(10).expires(Duration::from_secs(1)).messages().await.unwrap();
+        while let Some(m) = batch.next().await {
+            let m = m.unwrap();
+            let seq = m.info().unwrap().stream_sequence;
+            assert!(seq > 6, "the JetStream client got {seq}, below the durable's floor");
+            assert_eq!(m.payload, format!("m{seq}").as_bytes());
+            seen.push(seq);
+            m.ack().await.unwrap();
+        }
+    }
+}

@@ -17,6 +17,7 @@
 //! calls them off its runtime's thread (`commit_blocks` is true).
 //! Design and failure cases: `docs/jetstream.md`.
 
+mod consumers;
 pub mod lease;
 mod recover;
 
@@ -119,6 +120,8 @@ struct Writer {
     guids: HashMap<(String, u64), String>,
     /// (channel, seq, GUID, timestamp) of the messages read at recovery.
     recovered_guids: Vec<(String, u64, String, i64)>,
+    /// The durables' JetStream consumers, kept in step by a background task.
+    consumers: Arc<consumers::Shared>,
 }
 
 impl JsJournal {
@@ -163,10 +166,13 @@ impl JsJournal {
                 lease,
                 guids: HashMap::new(),
                 recovered_guids: Vec::new(),
+                consumers: Arc::new(consumers::Shared::default()),
             };
             let records = recover::recover(&mut w).await?;
             Ok::<_, String>((w, records))
         })?;
+        w.consumers.reset(&records);
+        rt.spawn(consumers::sync_task(w.js.clone(), w.names.clone(), w.consumers.clone()));
         Ok((JsJournal { rt: Some(rt), w, pending: Vec::new(), since_rewrite: 0, failed: None }, records))
     }
 
@@ -200,6 +206,8 @@ impl Journal for JsJournal {
         if recs.is_empty() {
             return Ok(());
         }
+        // The consumers follow the batch (their task runs between commits).
+        self.w.consumers.committed(&recs);
         let rt = self.rt.take().expect("runtime");
         let r = rt.block_on(self.w.commit(recs));
         self.rt = Some(rt);
@@ -217,6 +225,7 @@ impl Journal for JsJournal {
 
     fn rewrite(&mut self, snapshot: &[Record]) -> io::Result<()> {
         self.check_usable()?;
+        self.w.consumers.reset(snapshot);
         let rt = self.rt.take().expect("runtime");
         let r = rt.block_on(self.w.rewrite(snapshot));
         self.rt = Some(rt);
