@@ -5,7 +5,10 @@
 // `STAN_<cluster>_<channel>`: every payload in order, stream sequence = STAN
 // sequence, and the STAN metadata in headers (`Stan-Sequence`,
 // `Stan-Timestamp`, `Stan-Guid`; docs/jetstream.md). The STAN side is not
-// disturbed: a STAN subscriber still gets every message afterwards.
+// disturbed: a STAN subscriber still gets every message afterwards. And a
+// STAN durable (the course's listener: a durable queue group, manual acks) is
+// itself a JetStream consumer, acknowledged as far as the durable acknowledged
+// in order, that the service's JetStream version continues from.
 //
 // Runs only where the channels are JetStream streams: STAN_STORE=jetstream
 // with our server (the harness then runs stan-server with `--store jetstream`
@@ -185,5 +188,55 @@ suite(title, () => {
     const sub = await subscribe(sc, channel, undefined, sc.subscriptionOptions().setDeliverAllAvailable());
     await sub.waitCount(15, 10000);
     expect(datas(sub.msgs)).toEqual([...first, ...second]);
+  }, 60000);
+  test("a course listener's durable queue group is a JetStream consumer its JetStream version continues from", async () => {
+    // The course's Listener: a durable queue group, manual acks, deliver all available.
+    const channel = uid('order-created');
+    const sc = await fx.clients.connect(uid('pub'));
+    for (let i = 1; i <= 10; i++) await publishGuids(sc, channel, `order-${i}`);
+    const listener = await fx.clients.connect(uid('orders'));
+    const opts = listener
+      .subscriptionOptions()
+      .setManualAckMode(true)
+      .setAckWait(30000)
+      .setMaxInFlight(50)
+      .setDeliverAllAvailable()
+      .setDurableName('orders-service');
+    const sub = await subscribe(listener, channel, 'orders-service', opts);
+    await sub.waitCount(10, 10000);
+    // It handles 1..6 and 8; 7 (and 9, 10) are not acknowledged.
+    for (const m of sub.msgs) if (m.getSequence() <= 6 || m.getSequence() === 8) m.ack();
+
+    const stream = streamOf(fx.server().clusterId, channel);
+    const name = 'STAN_Q_orders-service_orders-service';
+    const jsm = await jetstreamManager(await jsConnect());
+    let floor = -1;
+    const deadline = Date.now() + 20000;
+    while (floor < 6 && Date.now() < deadline) {
+      floor = await jsm.consumers.info(stream, name).then((ci) => ci.ack_floor.stream_seq, () => -1);
+      if (floor < 6) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(floor).toBe(6);
+    const ci = await jsm.consumers.info(stream, name);
+    expect(ci.config.ack_policy).toBe(AckPolicy.All);
+    expect(ci.config.ack_wait).toBe(30_000_000_000); // ns
+    expect(ci.config.max_ack_pending).toBe(50);
+    expect(ci.config.description).toBe(
+      `STAN durable queue group "orders-service" (durable "orders-service") on channel "${channel}", kept in step by stan-server`,
+    );
+
+    // The STAN listener stops (its durable stays); the JetStream version binds to the consumer.
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('subscription close: no answer')), 5000);
+      sub.sub.once('closed', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      sub.sub.close();
+    });
+    const consumer = await jetstream(nc!).consumers.get(stream, name);
+    const got = await fetchN(consumer, 4, 20000, true);
+    expect(got.map((m) => m.seq)).toEqual([7, 8, 9, 10]);
+    expect(got.map((m) => m.string())).toEqual(['order-7', 'order-8', 'order-9', 'order-10']);
   }, 60000);
 });
