@@ -4,6 +4,7 @@
 // Each publishes, subscribes with manual acks, uses `sc.nc` and closes against
 // the real server; an unknown value is refused. Our package only.
 
+import * as net from 'net';
 import * as path from 'path';
 import { useServer } from './helpers/fixture';
 import { NatsServer, StanServer } from './helpers/server';
@@ -181,3 +182,36 @@ test('js: a NATS server that stops answering is found stale by NATS pings (pingI
     await nats.stop();
   }
 }, 30000);
+
+/** Every event of `sc` for `ms` after connect() (which must not throw). */
+async function eventsOf(opts: object, ms: number, srv: { clusterId: string } = fx.server()): Promise<Array<[string, unknown]>> {
+  process.env.STAN_RS_TRANSPORT = 'js';
+  const sc: Sc = stan.connect(srv.clusterId, uid('first-fail'), opts);
+  const log: Array<[string, unknown]> = [];
+  for (const ev of ['connect', 'error', 'close', 'disconnect', 'reconnecting', 'reconnect']) sc.on(ev, (a) => log.push([ev, a]));
+  await new Promise((r) => setTimeout(r, ms));
+  return log;
+}
+
+test("js: tls: true against a server without TLS: one 'error' CONN_ERR, nothing after", async () => {
+  const log = await eventsOf({ url: fx.server().url, tls: true }, 1000);
+  expect(log.map(([ev]) => ev)).toEqual(['error']);
+  const err = log[0][1] as { code?: string; message?: string };
+  expect(err.code).toBe('CONN_ERR');
+  expect(err.message).toMatch(/^Could not connect to server: .*secure connection/);
+});
+
+test("js: a server that does not speak NATS: one 'error' CONN_ERR (protocol error), nothing after", async () => {
+  const garbage = net.createServer((s) => s.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
+  await new Promise<void>((r) => garbage.listen(0, '127.0.0.1', () => r()));
+  try {
+    const port = (garbage.address() as net.AddressInfo).port;
+    const log = await eventsOf({ url: `nats://127.0.0.1:${port}` }, 1000);
+    expect(log.map(([ev]) => ev)).toEqual(['error']);
+    const err = log[0][1] as { code?: string; message?: string };
+    expect(err.code).toBe('CONN_ERR');
+    expect(err.message).toMatch(/protocol error/i);
+  } finally {
+    await new Promise((r) => garbage.close(r));
+  }
+});

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use napi::bindgen_prelude::{Buffer, Float64Array, Uint8ArraySlice};
 use napi_derive::napi;
 use stan_client::shared::SessionEvent;
+use stan_core::js::NatsErrorClass;
 use stan_core::{Connection, SubId};
 use stan_session::{Auth, ConnectInfo, Creds, NatsEvent, NatsSession, PlainError, SessionConfig};
 
@@ -112,7 +113,7 @@ impl JsStan {
         while let Some(ev) = st.session.poll_event() {
             match ev {
                 NatsEvent::Error { class, text } => {
-                    let failed = class == stan_core::js::NatsErrorClass::ConnectFailed;
+                    let failed = class == NatsErrorClass::ConnectFailed;
                     st.outbox.push(SessionEvent::Nats { kind: class, text });
                     if failed {
                         self.fail(st);
@@ -217,11 +218,14 @@ impl JsStan {
         let mut st = self.state.borrow_mut();
         let now = self.now();
         if let Err(e) = st.session.on_bytes(now, &chunk) {
-            st.outbox.push(SessionEvent::Nats {
-                kind: stan_core::js::NatsErrorClass::Other,
-                text: format!("NATS protocol error: {e}"),
-            });
+            // Before the first connection (not a NATS server?) it is the connect failure.
+            let first = !st.session.ever_up();
+            let kind = if first { NatsErrorClass::ConnectFailed } else { NatsErrorClass::Other };
+            st.outbox.push(SessionEvent::Nats { kind, text: format!("NATS protocol error: {e}") });
             st.drop_reason.get_or_insert_with(|| e.to_string());
+            if first {
+                self.fail(&mut st);
+            }
         }
         self.note_connected(&st);
         self.flags(&mut st)
@@ -253,7 +257,7 @@ impl JsStan {
     #[napi]
     pub fn connect_failed(&self, text: String) -> u32 {
         let mut st = self.state.borrow_mut();
-        st.outbox.push(SessionEvent::Nats { kind: stan_core::js::NatsErrorClass::ConnectFailed, text });
+        st.outbox.push(SessionEvent::Nats { kind: NatsErrorClass::ConnectFailed, text });
         st.session.transport_closed();
         self.fail(&mut st);
         self.flags(&mut st)

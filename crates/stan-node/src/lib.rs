@@ -1,9 +1,10 @@
 //! Node.js addon behind the node-nats-streaming compatible JS facade.
 //!
 //! Two classes with the same command methods and event batches:
-//! [`js_stan::JsStan`] (the default) whose NATS socket the JS thread owns
+//! `JsStan` (module `js_stan`, the default) whose NATS socket the JS thread owns
 //! (`lib/transport.js`; protocol work in `stan-session`, no thread hand-off),
-//! and [`NativeStan`] (`STAN_RS_TRANSPORT=thread`) which wraps a `stan_client::shared::SharedSession`:
+//! and [`NativeStan`] (`STAN_RS_TRANSPORT=thread`), which wraps a
+//! `stan_client::shared::SharedSession`:
 //! commands (`publish`, `subscribe`, `ackMany`, ...) run synchronously on the
 //! JS thread against the session core, so a publish returns its guid (or
 //! throws) at once; the driver task on napi's tokio runtime does the NATS

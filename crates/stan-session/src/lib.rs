@@ -266,7 +266,9 @@ impl NatsSession {
                     self.nonce = info.nonce.clone();
                     let want_tls = self.config.tls_required || self.tls_this;
                     if want_tls && !info.tls_required {
-                        self.error(NatsErrorClass::Other, "Server does not support a secure connection".into());
+                        // Before the first connection this is the connect failure.
+                        let class = if self.ever_up { NatsErrorClass::Other } else { NatsErrorClass::ConnectFailed };
+                        self.error(class, "Server does not support a secure connection".into());
                         self.request_drop("the server does not offer TLS".into());
                         return Ok(());
                     }

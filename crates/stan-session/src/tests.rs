@@ -78,7 +78,7 @@ fn a_client_requiring_tls_refuses_a_plain_server() {
     let mut s = NatsSession::with_config(core, cfg);
     s.on_bytes(Duration::ZERO, b"INFO {}\r\n").unwrap();
     assert!(s.take_drop_request().is_some());
-    assert!(matches!(s.poll_event(), Some(NatsEvent::Error { .. })));
+    assert!(matches!(s.poll_event(), Some(NatsEvent::Error { class: NatsErrorClass::ConnectFailed, .. })));
     assert!(!s.is_connected());
 }
 
