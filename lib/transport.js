@@ -13,6 +13,7 @@ const UPGRADE_TLS = 2
 const DROP = 4
 const SERVERS = 8
 const CLOSED = 16
+const DEADLINE = 32
 
 /** async-nats' default connect timeout (the threaded path's), ms. */
 const DEFAULT_CONNECT_TIMEOUT = 5000
@@ -262,9 +263,10 @@ class JsSession {
     }
   }
 
-  /** Act on the session's poll flags (1 events, 2 upgrade to TLS, 4 drop, 8 servers, 16 over). */
+  /** Act on the session's poll flags (1 events, 2 upgrade to TLS, 4 drop, 8 servers, 16 over, 32 deadline moved). */
   _handle (f) {
     if (f === 0) return
+    if (f & DEADLINE) this._arm()
     if (f & UPGRADE_TLS && this._socket !== null && !(this._socket instanceof tls.TLSSocket)) this._upgrade()
     if (f & EVENTS) this._onEvents()
     if (f & DROP) {
@@ -296,12 +298,12 @@ class JsSession {
     this._handle(f)
     if (this._connectTimer !== null && n.linkUp()) this._clearConnectTimer()
     if (f & SERVERS) this._addServers()
-    if (f & CLOSED) return this._teardown()
-    this._arm()
+    if (f & CLOSED) this._teardown()
   }
 
   /** One timer for the session's next deadline, re-armed only when it moves. */
   _arm () {
+    if (this._done) return
     const ms = this._n.nextDeadline()
     if (ms < 0) {
       if (this._timer !== null) {
@@ -321,6 +323,8 @@ class JsSession {
       if (this._done) return
       this._handle(this._n.tick())
       this._kick()
+      // A tick that found nothing due (a timer firing a little early) leaves the deadline as it was.
+      if (this._timer === null) this._arm()
     }, Math.ceil(ms))
   }
 

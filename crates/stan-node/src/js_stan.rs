@@ -28,6 +28,8 @@ const DROP: u32 = 4;
 const SERVERS: u32 = 8;
 /// The session is over.
 const CLOSED: u32 = 16;
+/// The next deadline moved since it was last reported (`nextDeadline()`).
+const DEADLINE: u32 = 32;
 
 /// nats.js v1's default NATS ping interval.
 const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(120);
@@ -52,6 +54,8 @@ struct State {
     outbox: Outbox,
     servers: Vec<String>,
     drop_reason: Option<String>,
+    /// The deadline the last `DEADLINE` flag reported (none before the clock runs).
+    reported: Option<Duration>,
 }
 
 /// One STAN connection over a socket the JS thread drives.
@@ -166,6 +170,11 @@ impl JsStan {
         if st.session.core().is_closed() {
             f |= CLOSED;
         }
+        let deadline = if self.clock.epoch.get().is_some() { st.session.deadline() } else { None };
+        if deadline != st.reported {
+            st.reported = deadline;
+            f |= DEADLINE;
+        }
         f
     }
 }
@@ -182,7 +191,13 @@ impl JsStan {
         let core = Connection::new(cc, rand::random(), Duration::ZERO).map_err(|e| errors::throw(&e))?;
         let session = NatsSession::with_config(core, config(&options)?);
         Ok(JsStan {
-            state: RefCell::new(State { session, outbox: Outbox::default(), servers: Vec::new(), drop_reason: None }),
+            state: RefCell::new(State {
+                session,
+                outbox: Outbox::default(),
+                servers: Vec::new(),
+                drop_reason: None,
+                reported: None,
+            }),
             clock: Clock::default(),
             subjects: RefCell::new(Vec::new()),
         })
@@ -284,7 +299,8 @@ impl JsStan {
     }
 
     /// The `poll` flags: 1 events, 2 upgrade to TLS, 4 drop the socket,
-    /// 8 servers announced, 16 the session is over.
+    /// 8 servers announced, 16 the session is over, 32 the next deadline
+    /// moved (every call returning flags reports each change once).
     #[napi]
     pub fn poll(&self) -> u32 {
         let mut st = self.state.borrow_mut();
