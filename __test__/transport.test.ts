@@ -40,7 +40,9 @@ type Sc = {
 
 function connect(kind: string, srv: StanServer = fx.server(), extra: object = {}): Promise<Sc> {
   process.env.STAN_RS_TRANSPORT = kind;
-  const sc: Sc = stan.connect(srv.clusterId, uid(`tr-${kind}`), { url: srv.url, ...extra });
+  const opts: Record<string, unknown> = { url: srv.url, ...extra };
+  if (opts.url === undefined) delete opts.url; // the servers list alone
+  const sc: Sc = stan.connect(srv.clusterId, uid(`tr-${kind}`), opts);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${kind}: no 'connect' within 5 s`)), 5000);
     sc.once('connect', () => {
@@ -215,3 +217,18 @@ test("js: a server that does not speak NATS: one 'error' CONN_ERR (protocol erro
     await new Promise((r) => garbage.close(r));
   }
 });
+
+for (const kind of KINDS) {
+  test(`${kind}: servers list: a dead first server is skipped, the next one connects`, async () => {
+    const dead = net.createServer();
+    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', () => r()));
+    const port = (dead.address() as net.AddressInfo).port;
+    await new Promise((r) => dead.close(r)); // nothing listens there now
+    const sc = await connect(kind, fx.server(), { url: undefined, servers: [`nats://127.0.0.1:${port}`, fx.server().url] });
+    const guid = await new Promise<string>((resolve, reject) =>
+      sc.publish(uid('pool'), 'x', (err, g) => (err ? reject(err) : resolve(String(g)))),
+    );
+    expect(guid).toHaveLength(22);
+    expect(await closed(sc)).toBeFalsy();
+  });
+}
