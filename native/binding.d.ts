@@ -42,7 +42,8 @@ export declare class JsStan {
   takeOutput(): Buffer | null
   /**
    * The `poll` flags: 1 events, 2 upgrade to TLS, 4 drop the socket,
-   * 8 servers announced, 16 the session is over.
+   * 8 servers announced, 16 the session is over, 32 the next deadline
+   * moved (every call returning flags reports each change once).
    */
   poll(): number
   /** Why the socket must be dropped (after flag 4), once. */
