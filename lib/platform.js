@@ -5,8 +5,23 @@ const { EventEmitter } = require('events')
 const { stanError } = require('./shared/errors')
 
 let native // loaded on first connect, so `test_opts` and the typings work without the addon
+
+/**
+ * Where the NATS socket lives: 'js' (default: on this thread, lib/transport.js)
+ * or 'thread' (the addon's tokio runtime, NativeStan). `STAN_RS_TRANSPORT`.
+ */
+function transportKind () {
+  const v = (process.env.STAN_RS_TRANSPORT || 'js').toLowerCase()
+  if (v !== 'js' && v !== 'thread') throw stanError('UNSUPPORTED_OPTION', `stan: STAN_RS_TRANSPORT must be 'js' or 'thread', got '${v}'`)
+  return v
+}
+
 function openSession (clusterID, clientID, options, onEvents) {
   if (native === undefined) native = require('./native')
+  if (transportKind() === 'js') {
+    const { JsSession } = require('./transport')
+    return new JsSession(native.JsStan, clusterID, clientID, options, onEvents)
+  }
   const { NativeStan } = native
   return new NativeStan(clusterID, clientID, options, onEvents)
 }

@@ -9,6 +9,72 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** One STAN connection over a socket the JS thread drives. */
+export declare class JsStan {
+  /**
+   * A session waiting for its first transport. Throws on empty IDs or an
+   * unreadable credentials file.
+   */
+  constructor(clusterId: string, clientId: string, options: NativeOptions)
+  /**
+   * A socket is open (before its `INFO`); `user`/`pass` come from its
+   * URL (a lone `user` is a token); `tls`: the URL said `tls://`.
+   */
+  transportOpened(user: string | undefined | null, pass: string | undefined | null, tls: boolean): void
+  /** True while the current socket is connected and confirmed. */
+  linkUp(): boolean
+  /** True once a NATS connection was confirmed (a reconnect is possible). */
+  everUp(): boolean
+  /** Bytes from the socket; returns the `poll` flags. */
+  feed(chunk: Uint8Array): number
+  /** The TLS handshake finished; returns the `poll` flags. */
+  tlsUpgraded(): number
+  /**
+   * The socket closed; `give_up`: no other comes (reconnect off or
+   * exhausted). Returns the `poll` flags.
+   */
+  transportClosed(giveUp: boolean): number
+  /** The first connection could not be made: report `text` (CONN_ERR) and end. */
+  connectFailed(text: string): number
+  /** A reconnect attempt starts ('reconnecting'). */
+  reconnecting(): number
+  /** Bytes to write now (null when none). */
+  takeOutput(): Buffer | null
+  /**
+   * The `poll` flags: 1 events, 2 upgrade to TLS, 4 drop the socket,
+   * 8 servers announced, 16 the session is over, 32 the next deadline
+   * moved (every call returning flags reports each change once).
+   */
+  poll(): number
+  /** Why the socket must be dropped (after flag 4), once. */
+  dropReason(): string | null
+  /** Servers the cluster told us of since the last call. */
+  takeServers(): Array<string>
+  /** ms until the next timer (-1: none). */
+  nextDeadline(): number
+  /** Run the timers that are due; returns the `poll` flags. */
+  tick(): number
+  /** Everything that happened since the last call. */
+  takeEvents(): EventBatch
+  publish(subject: string, data: Uint8Array): string
+  registerSubject(subject: string): number
+  publishOn(subject: number, data: Uint8Array): string
+  publishString(subject: string, data: string): string
+  subscribe(subject: string, options: NativeSubOptions): number
+  ackMany(pairs: Float64Array): void
+  unsubscribe(sub: number): void
+  closeSubscription(sub: number): void
+  close(): void
+  ncPublish(subject: string, reply: string | undefined | null, data: Uint8Array): void
+  ncSubscribe(id: number, subject: string, queue?: string | undefined | null): void
+  ncUnsubscribe(id: number): void
+  ncFlush(id: number): void
+  isClosed(): boolean
+  pendingPubAcks(): number
+  info(): SessionInfo
+  subInfo(sub: number): SubInfo | null
+}
+
 /** One STAN connection. */
 export declare class NativeStan {
   /**

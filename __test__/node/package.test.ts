@@ -285,12 +285,19 @@ describe('Jest --detectOpenHandles with our client', () => {
     expect(r.code).toBe(0);
   }, 30000);
 
-  test('negative control: a client left open is reported (napi_rs_threadsafe_function from connect())', async () => {
-    const r = await childJest(true, 12000, /napi_rs_threadsafe_function[\s\S]*new NativeStan/);
+  // What names the open client: with the socket on the JS thread (the
+  // default), the session's lifetime Timeout made in connect(); with
+  // STAN_RS_TRANSPORT=thread, the addon's event callback.
+  const THREAD = (process.env.STAN_RS_TRANSPORT ?? 'js').toLowerCase() === 'thread';
+  const HANDLE = THREAD ? 'napi_rs_threadsafe_function' : 'Timeout';
+  const MAKER = THREAD ? 'new NativeStan' : 'new JsSession';
+
+  test('negative control: a client left open is reported (the handle made in connect())', async () => {
+    const r = await childJest(true, 12000, new RegExp(`${HANDLE}[\\s\\S]*${MAKER}`));
     expect(r.out).toContain('Tests:       1 passed, 1 total');
-    // Jest names the handle: the addon's event callback, created in connect().
     expect(r.out).toMatch(/Jest has detected the following 1 open handle/);
-    expect(r.out).toContain('napi_rs_threadsafe_function');
+    expect(r.out).toContain(HANDLE);
+    expect(r.out).toContain(MAKER);
     expect(r.timedOut).toBe(false);
   }, 20000);
 });

@@ -1,6 +1,10 @@
 //! Node.js addon behind the node-nats-streaming compatible JS facade.
 //!
-//! One class, [`NativeStan`], wraps a `stan_client::shared::SharedSession`:
+//! Two classes with the same command methods and event batches:
+//! `JsStan` (module `js_stan`, the default) whose NATS socket the JS thread owns
+//! (`lib/transport.js`; protocol work in `stan-session`, no thread hand-off),
+//! and [`NativeStan`] (`STAN_RS_TRANSPORT=thread`), which wraps a
+//! `stan_client::shared::SharedSession`:
 //! commands (`publish`, `subscribe`, `ackMany`, ...) run synchronously on the
 //! JS thread against the session core, so a publish returns its guid (or
 //! throws) at once; the driver task on napi's tokio runtime does the NATS
@@ -18,6 +22,7 @@
 
 mod batch;
 mod errors;
+mod js_stan;
 mod options;
 
 use std::cell::RefCell;
@@ -75,6 +80,27 @@ pub struct SubInfo {
 
 fn lock(outbox: &Mutex<Outbox>) -> MutexGuard<'_, Outbox> {
     outbox.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Handshake details and counters of `c`.
+fn session_info(c: &stan_core::Connection) -> SessionInfo {
+    let srv = c.server_subjects();
+    let get = |f: fn(&stan_core::ServerSubjects) -> &String| srv.map(|s| f(s).clone());
+    SessionInfo {
+        conn_id: String::from_utf8_lossy(c.conn_id()).into_owned(),
+        ack_subject: c.ack_subject().to_string(),
+        heartbeat_inbox: c.heartbeat_inbox().to_string(),
+        ping_inbox: c.ping_inbox().to_string(),
+        pub_prefix: get(|s| &s.pub_prefix),
+        sub_requests: get(|s| &s.sub_requests),
+        unsub_requests: get(|s| &s.unsub_requests),
+        sub_close_requests: get(|s| &s.sub_close_requests),
+        close_requests: get(|s| &s.close_requests),
+        ping_requests: get(|s| &s.ping_requests),
+        stan_ping_interval: c.ping_interval().map(|d| d.as_millis() as f64),
+        stan_max_ping_out: c.ping_max_out(),
+        pub_acks_outstanding: u32::try_from(c.pending_pub_acks()).unwrap_or(u32::MAX),
+    }
 }
 
 /// The driver side of the outbox: packs each batch and wakes JS if needed.
@@ -308,25 +334,7 @@ impl NativeStan {
     /// Handshake details and counters.
     #[napi]
     pub fn info(&self) -> SessionInfo {
-        self.session.with(|c, _| {
-            let srv = c.server_subjects();
-            let get = |f: fn(&stan_core::ServerSubjects) -> &String| srv.map(|s| f(s).clone());
-            SessionInfo {
-                conn_id: String::from_utf8_lossy(c.conn_id()).into_owned(),
-                ack_subject: c.ack_subject().to_string(),
-                heartbeat_inbox: c.heartbeat_inbox().to_string(),
-                ping_inbox: c.ping_inbox().to_string(),
-                pub_prefix: get(|s| &s.pub_prefix),
-                sub_requests: get(|s| &s.sub_requests),
-                unsub_requests: get(|s| &s.unsub_requests),
-                sub_close_requests: get(|s| &s.sub_close_requests),
-                close_requests: get(|s| &s.close_requests),
-                ping_requests: get(|s| &s.ping_requests),
-                stan_ping_interval: c.ping_interval().map(|d| d.as_millis() as f64),
-                stan_max_ping_out: c.ping_max_out(),
-                pub_acks_outstanding: u32::try_from(c.pending_pub_acks()).unwrap_or(u32::MAX),
-            }
-        })
+        self.session.with(|c, _| session_info(c))
     }
 
     /// A subscription's inboxes, while it exists.

@@ -13,7 +13,7 @@ use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
 use crate::events;
 use crate::js::{self, Obj};
-use crate::session::NatsSession;
+use stan_session::NatsSession;
 
 /// The closures the socket and timers call; dropped when the session ends.
 struct Handlers {
@@ -81,9 +81,9 @@ fn make_handlers(shared: &Shared) -> (Handlers, Closure<dyn FnMut(JsValue)>) {
             );
             let _ = inner.ws.close();
         }
-        while let Some(text) = inner.session.poll_nats_error() {
-            let established = inner.session.core().state() != stan_core::State::Connecting;
-            let class = stan_core::js::NatsErrorClass::of_text(&text, established);
+        while let Some(ev) = inner.session.poll_event() {
+            // Plain core-NATS traffic and server discovery are Node-only.
+            let stan_session::NatsEvent::Error { class, text } = ev else { continue };
             inner.push(
                 Obj::new()
                     .set("type", "nats_error")

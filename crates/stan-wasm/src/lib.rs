@@ -3,8 +3,9 @@
 //! protocol with `nats-wire`.
 //!
 //! Layout:
-//! - [`session`]: NATS connection glue, host-testable (CONNECT on INFO, PONG
-//!   on PING, MSG into the core, the core's ops out as bytes);
+//! - NATS connection glue: the `stan-session` crate (shared with the Node
+//!   addon; CONNECT on INFO, PONG on PING, MSG into the core, the core's ops
+//!   out as bytes), re-exported as [`session`];
 //! - [`options`]: option values (as the JS facade passes them) into core settings;
 //! - `driver` (wasm32 only): the `WasmStan` class, WebSocket callbacks,
 //!   timers and the batched event callback.
@@ -14,7 +15,7 @@
 //! does it). The JS API lives in `npm/wasm/` over the generated binding.
 
 pub mod options;
-pub mod session;
+pub use stan_session as session;
 
 #[cfg(target_arch = "wasm32")]
 mod driver;
