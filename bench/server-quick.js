@@ -1,8 +1,8 @@
 'use strict'
 // A quick A/B of the server data path: the "servers" section's four
-// stan-bench loads plus the 100-subscriber fan-out of "scaling", original
+// stan-bench loads plus the 100- and 10-subscriber fan-outs of "scaling", original
 // vs stan-server in alternating pairs, one table line per load. Environment:
-// RUNS (2), N (50000), FAN_N (5000), ONLY (comma list of the loads below),
+// RUNS (2), N (50000), FAN_N (5000; fan10 sends 10× as many), ONLY (comma list of the loads below),
 // STAN_SERVER_BIN to point at the stan-server build under test.
 //   RUNS=3 N=30000 FAN_N=2000 node bench/server-quick.js
 // Columns: load | original msgs/s | stan-server msgs/s | ratio | range |
@@ -20,7 +20,8 @@ const cases = {
   'mem-pubsub': [{ store: 'MEMORY' }, 1, 1, n, 'pubSub'],
   'file-pub': [{ store: 'FILE' }, 1, 0, n, 'pub'],
   'file-pubsub': [{ store: 'FILE' }, 1, 1, n, 'pubSub'],
-  fan100: [{ store: 'MEMORY', args: ['-mc', '1000'] }, 1, 100, fanN, 'sub']
+  fan100: [{ store: 'MEMORY', args: ['-mc', '1000'] }, 1, 100, fanN, 'sub'],
+  fan10: [{ store: 'MEMORY', args: ['-mc', '1000'] }, 1, 10, fanN * 10, 'sub']
 }
 ;(async () => {
   for (const k of only) {

@@ -71,7 +71,11 @@ pub enum ClientOp<'a> {
 }
 
 fn token(s: &str) -> Result<&str, EncodeError> {
-    if s.is_empty() || s.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+    // ASCII whitespace and control bytes are exactly the bytes up to b' '
+    // and DEL. Folded without an early exit, so the loop is vectorized: every
+    // outgoing subject (each delivery's inbox) passes here.
+    let bad = s.bytes().fold(false, |bad, b| bad | (b <= b' ') | (b == 0x7f));
+    if s.is_empty() || bad {
         return Err(EncodeError::BadSubject(s.to_string()));
     }
     Ok(s)
@@ -249,5 +253,16 @@ mod write_op {
             assert!(op.encode(&mut out).is_err());
         }
         assert!(out.is_empty());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn token_refuses_exactly_whitespace_and_control_bytes(s in "(?s).{0,40}", b in 0u8..=127) {
+            let with = format!("{s}{}", b as char);
+            for t in [&s[..], &with[..]] {
+                let want = !t.is_empty() && !t.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control());
+                proptest::prop_assert_eq!(token(t).is_ok(), want, "{:?}", t);
+            }
+        }
     }
 }

@@ -186,6 +186,25 @@ async fn restarted_child_keeps_its_configuration_and_dies_with_the_server() {
     }
 }
 
+/// The `GOGC` in `pid`'s environment, if any.
+fn gogc_of(pid: u32) -> Option<String> {
+    let env = std::fs::read(format!("/proc/{pid}/environ")).expect("environ");
+    env.split(|&b| b == 0).find_map(|v| v.strip_prefix(b"GOGC=")).map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+/// The child (first and restarted) runs with a larger Go GC target than
+/// Go's default, unless our environment sets one, which it then inherits.
+#[test]
+fn child_gets_the_gc_target_and_keeps_it_after_a_restart() {
+    let want = std::env::var("GOGC").unwrap_or_else(|_| "400".into());
+    let stan = Stan::start("sup-gogc", &[]);
+    assert_eq!(gogc_of(stan.nats_pid).as_deref(), Some(want.as_str()));
+    // SAFETY: signalling the nats-server our server started for this test.
+    unsafe { libc::kill(stan.nats_pid as i32, libc::SIGKILL) };
+    let restarted = restarted_pid(&stan, 1);
+    assert_eq!(gogc_of(restarted).as_deref(), Some(want.as_str()));
+}
+
 /// A child that keeps dying soon after each restart: 5 restarts within 30 s
 /// are allowed, the 6th death makes stan-server give up with exit code 1.
 #[test]

@@ -6,8 +6,15 @@ use crate::log;
 use crate::store::Record;
 
 impl State {
-    /// Send whatever each subscription of `channel` may receive now.
+    /// Send whatever each subscription of `channel` may receive now; a
+    /// message going to several subscriptions is encoded once.
     pub(crate) fn deliver_channel(&mut self, channel: &str, now: u64) {
+        self.shared_msg.begin();
+        self.deliver_channel_subs(channel, now);
+        self.shared_msg.end();
+    }
+
+    fn deliver_channel_subs(&mut self, channel: &str, now: u64) {
         // By index: delivering never adds or removes subscriptions.
         let mut i = 0;
         while let Some(&sid) = self.channels.get(channel).and_then(|c| c.plain.get(i)) {
@@ -145,26 +152,44 @@ impl State {
 
     fn send_msg(&mut self, sid: SubId, seq: u64, redelivered: bool, count: u32) -> bool {
         let s = &self.subs[&sid];
-        let Some(m) = self.channels.get(&s.channel).and_then(|c| c.log.get(seq)) else { return false };
-        let Some(data) = self.body_of(&s.channel, m) else { return false };
-        let r = super::wire::MsgRef {
-            sequence: seq,
-            subject: &s.channel,
-            reply: &m.reply,
-            data: &data,
-            timestamp: m.timestamp,
-            redelivered,
-            redelivery_count: count,
+        let own_len = super::wire::own_len(redelivered, count);
+        let encode_own = |b: &mut Vec<u8>| super::wire::encode_own(redelivered, count, b);
+        let data_len = if let Some((shared, data_len)) = self.shared_msg.get(&s.channel, seq) {
+            // Another subscription got this message in the same pass: its shared bytes are ready.
+            self.out.publish(&s.inbox, shared.len() + own_len, |b| {
+                b.extend_from_slice(shared);
+                encode_own(b)
+            });
+            data_len
+        } else {
+            let Some(m) = self.channels.get(&s.channel).and_then(|c| c.log.get(seq)) else { return false };
+            let Some(data) = self.body_of(&s.channel, m) else { return false };
+            let r = super::wire::MsgRef {
+                sequence: seq,
+                subject: &s.channel,
+                reply: &m.reply,
+                data: &data,
+                timestamp: m.timestamp,
+                redelivered,
+                redelivery_count: count,
+            };
+            match self.shared_msg.fill(&r) {
+                Some(shared) => self.out.publish(&s.inbox, shared.len() + own_len, |b| {
+                    b.extend_from_slice(shared);
+                    encode_own(b)
+                }),
+                None => self.out.publish(&s.inbox, r.encoded_len(), |b| r.encode_into(b)),
+            }
+            data.len()
         };
         self.counters.out_msgs += 1;
-        self.counters.out_bytes += data.len() as u64;
+        self.counters.out_bytes += data_len as u64;
         log::trace(format_args!(
             "[Client:{}] Delivering msg to subid={sid}, subject={}, seq={seq}{}",
             s.client_id,
             s.channel,
             if redelivered { " (redelivered)" } else { "" }
         ));
-        self.out.publish(&s.inbox, r.encoded_len(), |b| r.encode_into(b));
         true
     }
 

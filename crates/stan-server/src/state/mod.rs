@@ -17,6 +17,7 @@ mod output;
 mod pending;
 mod publish;
 pub mod recovery;
+mod shared_msg;
 mod subscribe;
 #[cfg(test)]
 mod tests;
@@ -309,6 +310,8 @@ pub struct State {
     nuid: stan_proto::Nuid,
     pub counters: Counters,
     out: Output,
+    /// The message being fanned out to a channel's subscriptions, encoded once.
+    shared_msg: shared_msg::SharedMsg,
     records: Vec<Record>,
     /// Publish de-duplication by GUID (JetStream store only; `None`: off).
     pub guids: Option<guids::GuidWindow>,
@@ -335,6 +338,7 @@ impl State {
             nuid: stan_proto::Nuid::new(),
             counters: Counters::default(),
             out: Output::default(),
+            shared_msg: Default::default(),
             records: Vec::new(),
             guids: None,
             bodies: None,

@@ -712,3 +712,32 @@ fn a_deleted_channel_stays_deleted_after_replay() {
     assert!(!st.channels.contains_key("foo"));
     assert!(st.channels.contains_key("keep"));
 }
+
+#[test]
+fn fan_out_sends_every_subscription_the_same_message_encoded_once() {
+    let mut t = h();
+    t.connect("a");
+    let ack3 = t.subscribe("a", "foo", "in3", |r| r.max_in_flight = 1);
+    t.subscribe("a", "foo", "in1", |_| {});
+    t.subscribe("a", "foo", "in2", |_| {});
+    t.subscribe("a", "bar", "inb", |_| {});
+    t.publish("a", "foo", "x");
+    t.publish("a", "foo", "yy");
+    t.publish("a", "bar", "z");
+    let out = t.st.take_out();
+    let (in1, in2, in3, inb) = (msgs_to(&out, "in1"), msgs_to(&out, "in2"), msgs_to(&out, "in3"), msgs_to(&out, "inb"));
+    let seen = |v: &[MsgProto]| v.iter().map(|m| (m.sequence, m.subject.clone(), m.data.to_vec())).collect::<Vec<_>>();
+    let foo = vec![(1, "foo".to_string(), b"x".to_vec()), (2, "foo".to_string(), b"yy".to_vec())];
+    assert_eq!(seen(&in1), foo);
+    assert_eq!(in1, in2, "timestamps and every other field alike");
+    assert_eq!(in1[0].timestamp + 1000, in1[1].timestamp);
+    assert_eq!(in3, in1[..1], "max in flight 1: the second message waits");
+    assert_eq!(seen(&inb), vec![(1, "bar".to_string(), b"z".to_vec())]);
+    assert!(in1.iter().chain(&inb).all(|m| !m.redelivered && m.redelivery_count == 0));
+    // Outside the publish's pass: the stalled subscription gets message 2 after its ack.
+    t.ack(&ack3, "foo", 1);
+    assert_eq!(msgs_to(&t.st.take_out(), "in3"), in1[1..]);
+    // A new subscription replaying the channel (several messages in one pass).
+    t.subscribe("a", "foo", "in4", |r| r.start_position = StartPosition::First as i32);
+    assert_eq!(msgs_to(&t.st.take_out(), "in4"), in1);
+}

@@ -54,26 +54,47 @@ fn put_varint(tag: u32, v: u64, out: &mut Vec<u8>) {
 impl MsgRef<'_> {
     /// Length of the protobuf bytes [`MsgRef::encode_into`] writes.
     pub fn encoded_len(&self) -> usize {
-        varint_len(1, self.sequence)
-            + bytes_len(2, self.subject.as_bytes())
-            + bytes_len(3, self.reply.as_bytes())
-            + bytes_len(4, self.data)
-            + varint_len(5, self.timestamp as u64)
-            + varint_len(6, self.redelivered as u64)
-            + varint_len(7, self.redelivery_count as u64)
+        self.shared_len() + own_len(self.redelivered, self.redelivery_count)
     }
 
     /// Append the protobuf bytes, identical to prost's encoding of the owned
     /// `MsgProto` (proto3: fields at their default value are left out; `crc32` is 0).
     pub fn encode_into(&self, out: &mut Vec<u8>) {
+        self.encode_shared(out);
+        encode_own(self.redelivered, self.redelivery_count, out);
+    }
+
+    /// Length of what [`MsgRef::encode_shared`] writes.
+    pub fn shared_len(&self) -> usize {
+        varint_len(1, self.sequence)
+            + bytes_len(2, self.subject.as_bytes())
+            + bytes_len(3, self.reply.as_bytes())
+            + bytes_len(4, self.data)
+            + varint_len(5, self.timestamp as u64)
+    }
+
+    /// Append fields 1–5 (sequence, subject, reply, data, timestamp): the
+    /// part every delivery of this message shares. [`encode_own`] appends the
+    /// rest; the two together are [`MsgRef::encode_into`]'s bytes, because
+    /// prost writes the fields in tag order and `crc32` (8) is always 0.
+    pub fn encode_shared(&self, out: &mut Vec<u8>) {
         put_varint(1, self.sequence, out);
         put_bytes(2, self.subject.as_bytes(), out);
         put_bytes(3, self.reply.as_bytes(), out);
         put_bytes(4, self.data, out);
         put_varint(5, self.timestamp as u64, out);
-        put_varint(6, self.redelivered as u64, out);
-        put_varint(7, self.redelivery_count as u64, out);
     }
+}
+
+/// Length of what [`encode_own`] writes.
+pub fn own_len(redelivered: bool, redelivery_count: u32) -> usize {
+    varint_len(6, redelivered as u64) + varint_len(7, redelivery_count as u64)
+}
+
+/// Append a delivery's own fields 6 and 7 (`redelivered`, `redeliveryCount`).
+pub fn encode_own(redelivered: bool, redelivery_count: u32, out: &mut Vec<u8>) {
+    put_varint(6, redelivered as u64, out);
+    put_varint(7, redelivery_count as u64, out);
 }
 
 /// The sequence of the `Ack` in `buf`, or `None` if `buf` is not a valid
@@ -171,6 +192,41 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn shared_then_own_fields_are_prosts_bytes(
+            sequence in proptest::prelude::any::<u64>(),
+            subject in "[a-z.]{0,12}",
+            reply in "[A-Za-z_.0-9]{0,20}",
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            timestamp in proptest::prelude::any::<i64>(),
+            redelivered in proptest::prelude::any::<bool>(),
+            redelivery_count in proptest::prelude::any::<u32>(),
+        ) {
+            let owned = MsgProto {
+                sequence,
+                subject: subject.clone(),
+                reply: reply.clone(),
+                data: bytes::Bytes::copy_from_slice(&data),
+                timestamp,
+                redelivered,
+                redelivery_count,
+                crc32: 0,
+            };
+            let r = MsgRef { sequence, subject: &subject, reply: &reply, data: &data, timestamp, redelivered, redelivery_count };
+            let mut shared = Vec::new();
+            r.encode_shared(&mut shared);
+            proptest::prop_assert_eq!(shared.len(), r.shared_len());
+            let mut mine = shared.clone();
+            encode_own(redelivered, redelivery_count, &mut mine);
+            proptest::prop_assert_eq!(mine.len(), r.shared_len() + own_len(redelivered, redelivery_count));
+            proptest::prop_assert_eq!(&mine, &owned.encode_to_vec());
+            // The same shared bytes serve any other delivery of the message.
+            let mut again = shared;
+            encode_own(!redelivered, redelivery_count / 2, &mut again);
+            let other = MsgProto { redelivered: !redelivered, redelivery_count: redelivery_count / 2, ..owned };
+            proptest::prop_assert_eq!(again, other.encode_to_vec());
+        }
+
         #[test]
         fn ack_sequence_agrees_with_prost(
             bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..24),
