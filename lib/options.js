@@ -46,11 +46,12 @@ function toNative (options, explicitUrl) {
     if (options[k] !== undefined) throw unsupported(`the \`${k}\` option (use \`userCreds\` with a credentials file)`)
   }
   let tls = false
+  let tlsOptions
   if (options.tls === true) tls = true
   else if (options.tls && typeof options.tls === 'object') {
-    for (const k of ['ca', 'cert', 'key', 'pfx']) {
-      if (options.tls[k] !== undefined) throw unsupported(`\`tls.${k}\``)
-    }
+    // tls.TlsOptions, given to Node's tls.connect() as nats.js v1 does (the
+    // threaded transport refuses the certificate fields: lib/platform.js).
+    tlsOptions = options.tls
     tls = true
   }
   let servers
@@ -62,6 +63,7 @@ function toNative (options, explicitUrl) {
   }
   return Object.assign({ servers }, credentials(options), {
     tls,
+    tlsOptions,
     userCreds: options.userCreds === undefined ? undefined : String(options.userCreds),
     maxReconnectAttempts: num(options.maxReconnectAttempts, -1),
     reconnect: options.reconnect === undefined ? undefined : Boolean(options.reconnect),

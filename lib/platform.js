@@ -22,6 +22,12 @@ function openSession (clusterID, clientID, options, onEvents) {
     const { JsSession } = require('./transport')
     return new JsSession(native.JsStan, clusterID, clientID, options, onEvents)
   }
+  const t = options.tlsOptions
+  for (const k of ['ca', 'cert', 'key', 'pfx']) {
+    if (t && t[k] !== undefined) {
+      throw stanError('UNSUPPORTED_OPTION', `stan: \`tls.${k}\` is not supported with STAN_RS_TRANSPORT=thread`)
+    }
+  }
   const { NativeStan } = native
   return new NativeStan(clusterID, clientID, options, onEvents)
 }

@@ -101,6 +101,8 @@ class JsSession {
     this._waitFirst = Boolean(options.waitOnFirstConnect)
     this._connectTimeout = options.timeout > 0 ? options.timeout : DEFAULT_CONNECT_TIMEOUT
     this._tlsRequired = Boolean(options.tls)
+    // tls.TlsOptions of the `tls` option (ca, cert, key, rejectUnauthorized, ...), as nats.js v1 takes them.
+    this._tlsOptions = options.tlsOptions && typeof options.tlsOptions === 'object' ? options.tlsOptions : null
     this._socket = null
     this._writable = false // connected (and TLS done): output may be written
     this._draining = false // write() said false: wait for 'drain'
@@ -181,8 +183,8 @@ class JsSession {
     const srv = this._servers[this._index]
     raw._stanDetach()
     this._writable = false
-    const opts = { socket: raw }
-    if (!net.isIP(srv.host)) opts.servername = srv.host
+    const opts = Object.assign({}, this._tlsOptions, { socket: raw })
+    if (opts.servername === undefined && !net.isIP(srv.host)) opts.servername = srv.host
     const sock = tls.connect(opts)
     this._socket = sock
     this._attach(sock)
