@@ -114,6 +114,8 @@ class JsSession {
     this._lastError = null
     this._done = false
     this._flush = this._flush.bind(this)
+    /** Publishes take a JS slot for their ack (lib/stan.js). */
+    this.ackSlots = true
     // A ref'd handle made in connect(), for the life of the session: it is
     // what names an unclosed client in Jest's --detectOpenHandles report
     // (Jest ignores sockets, and the later timers are not made from user
@@ -357,8 +359,11 @@ class JsSession {
     return this._n.takeEvents()
   }
 
-  publish (subject, data) {
-    const g = this._n.publish(subject, data)
+  // `slot` (optional): the JS slot the publish's ack is reported to (batch
+  // event 19) instead of its guid (ackSlots: this session supports it).
+
+  publish (subject, data, slot) {
+    const g = this._n.publish(subject, data, slot)
     this._kick()
     return g
   }
@@ -367,14 +372,14 @@ class JsSession {
     return this._n.registerSubject(subject)
   }
 
-  publishOn (h, data) {
-    const g = this._n.publishOn(h, data)
+  publishOn (h, data, slot) {
+    const g = this._n.publishOn(h, data, slot)
     this._kick()
     return g
   }
 
-  publishString (subject, data) {
-    const g = this._n.publishString(subject, data)
+  publishString (subject, data, slot) {
+    const g = this._n.publishString(subject, data, slot)
     this._kick()
     return g
   }

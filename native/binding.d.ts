@@ -56,10 +56,14 @@ export declare class JsStan {
   tick(): number
   /** Everything that happened since the last call. */
   takeEvents(): EventBatch
-  publish(subject: string, data: Uint8Array): string
+  /**
+   * Publish; `slot` (optional): the JS slot its ack is reported to
+   * (event 19) instead of its guid (event 3).
+   */
+  publish(subject: string, data: Uint8Array, slot?: number | undefined | null): string
   registerSubject(subject: string): number
-  publishOn(subject: number, data: Uint8Array): string
-  publishString(subject: string, data: string): string
+  publishOn(subject: number, data: Uint8Array, slot?: number | undefined | null): string
+  publishString(subject: string, data: string, slot?: number | undefined | null): string
   subscribe(subject: string, options: NativeSubOptions): number
   ackMany(pairs: Float64Array): void
   unsubscribe(sub: number): void

@@ -15,6 +15,7 @@ use stan_core::js::NatsErrorClass;
 use stan_core::{Connection, SubId};
 use stan_session::{Auth, ConnectInfo, Creds, NatsEvent, NatsSession, PlainError, SessionConfig};
 
+use crate::ack_slots::AckSlots;
 use crate::batch::Outbox;
 use crate::{errors, EventBatch, NativeOptions, NativeSubOptions, SessionInfo, SubInfo};
 
@@ -56,6 +57,8 @@ struct State {
     drop_reason: Option<String>,
     /// The deadline the last `DEADLINE` flag reported (none before the clock runs).
     reported: Option<Duration>,
+    /// The JS slots of publishes made with one, by guid.
+    slots: AckSlots,
 }
 
 /// One STAN connection over a socket the JS thread drives.
@@ -106,6 +109,16 @@ impl JsStan {
         }
     }
 
+    fn publish_with(&self, subject: &str, data: &[u8], slot: Option<u32>) -> Result<String, napi::Error<String>> {
+        let mut st = self.state.borrow_mut();
+        let now = self.clock.now();
+        let guid = st.session.core_mut().publish(now, subject, data).map_err(|e| errors::throw(&e))?;
+        if let Some(slot) = slot {
+            st.slots.insert(&guid, slot);
+        }
+        Ok(guid)
+    }
+
     fn run<T>(&self, f: impl FnOnce(&mut Connection, Duration) -> T) -> T {
         let mut st = self.state.borrow_mut();
         f(st.session.core_mut(), self.clock.now())
@@ -137,7 +150,13 @@ impl JsStan {
             }
         }
         while let Some(ev) = st.session.core_mut().poll_event() {
-            st.outbox.push(SessionEvent::Core(ev));
+            match ev {
+                stan_core::Event::PubAck { guid, result } => match st.slots.take(&guid) {
+                    Some(slot) => st.outbox.push_slot_ack(slot, result),
+                    None => st.outbox.push(SessionEvent::Core(stan_core::Event::PubAck { guid, result })),
+                },
+                ev => st.outbox.push(SessionEvent::Core(ev)),
+            }
         }
     }
 
@@ -197,6 +216,7 @@ impl JsStan {
                 servers: Vec::new(),
                 drop_reason: None,
                 reported: None,
+                slots: AckSlots::default(),
             }),
             clock: Clock::default(),
             subjects: RefCell::new(Vec::new()),
@@ -354,9 +374,16 @@ impl JsStan {
 
     // ---- commands (as on NativeStan) ----
 
+    /// Publish; `slot` (optional): the JS slot its ack is reported to
+    /// (event 19) instead of its guid (event 3).
     #[napi]
-    pub fn publish(&self, subject: String, data: Uint8ArraySlice) -> Result<String, napi::Error<String>> {
-        self.run(|c, now| c.publish(now, &subject, &*data)).map_err(|e| errors::throw(&e))
+    pub fn publish(
+        &self,
+        subject: String,
+        data: Uint8ArraySlice,
+        slot: Option<u32>,
+    ) -> Result<String, napi::Error<String>> {
+        self.publish_with(&subject, &data, slot)
     }
 
     #[napi]
@@ -367,17 +394,27 @@ impl JsStan {
     }
 
     #[napi]
-    pub fn publish_on(&self, subject: u32, data: Uint8ArraySlice) -> Result<String, napi::Error<String>> {
+    pub fn publish_on(
+        &self,
+        subject: u32,
+        data: Uint8ArraySlice,
+        slot: Option<u32>,
+    ) -> Result<String, napi::Error<String>> {
         let subjects = self.subjects.borrow();
         let Some(subject) = subjects.get(subject as usize) else {
             return Err(napi::Error::new("STAN_ERROR".to_string(), "unknown subject handle".to_string()));
         };
-        self.run(|c, now| c.publish(now, subject, &*data)).map_err(|e| errors::throw(&e))
+        self.publish_with(subject, &data, slot)
     }
 
     #[napi]
-    pub fn publish_string(&self, subject: String, data: String) -> Result<String, napi::Error<String>> {
-        self.run(|c, now| c.publish(now, &subject, data.as_bytes())).map_err(|e| errors::throw(&e))
+    pub fn publish_string(
+        &self,
+        subject: String,
+        data: String,
+        slot: Option<u32>,
+    ) -> Result<String, napi::Error<String>> {
+        self.publish_with(&subject, data.as_bytes(), slot)
     }
 
     #[napi]

@@ -20,6 +20,7 @@
 
 #![deny(clippy::all)]
 
+mod ack_slots;
 mod batch;
 mod errors;
 mod js_stan;
