@@ -88,10 +88,14 @@ function portOf (text, input) {
 }
 
 class JsSession {
-  constructor (JsStan, clusterID, clientID, options, onEvents) {
+  /** `native`: the addon (its JsStan class and jsPublishOn). */
+  constructor (native, clusterID, clientID, options, onEvents) {
     const servers = (options.servers || []).map(parseServer)
     if (servers.length === 0) throw badUrl('')
-    this._n = new JsStan(clusterID, clientID, options)
+    this._n = new native.JsStan(clusterID, clientID, options)
+    // The hot publish as a free function of the session's handle (no class-method receiver checks).
+    this._publishOn = native.jsPublishOn
+    this._handleId = this._n.handle()
     this._onEvents = onEvents
     this._servers = servers
     this._index = -1 // the server of the current (or last) socket
@@ -373,7 +377,7 @@ class JsSession {
   }
 
   publishOn (h, data, slot) {
-    const g = this._n.publishOn(h, data, slot)
+    const g = this._publishOn(this._handleId, h, data, slot)
     this._kick()
     return g
   }

@@ -6,6 +6,10 @@
 //! `tick`). No threads, no locks: everything runs on the JS thread.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::ops::Deref;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use napi::bindgen_prelude::{Buffer, Float64Array, Uint8ArraySlice};
@@ -15,7 +19,7 @@ use stan_core::js::NatsErrorClass;
 use stan_core::{Connection, SubId};
 use stan_session::{Auth, ConnectInfo, Creds, NatsEvent, NatsSession, PlainError, SessionConfig};
 
-use crate::ack_slots::AckSlots;
+use crate::ack_slots::{AckSlots, Fnv};
 use crate::batch::Outbox;
 use crate::{errors, EventBatch, NativeOptions, NativeSubOptions, SessionInfo, SubInfo};
 
@@ -61,12 +65,60 @@ struct State {
     slots: AckSlots,
 }
 
-/// One STAN connection over a socket the JS thread drives.
-#[napi]
-pub struct JsStan {
+/// A session's state, shared by its `JsStan` object and this thread's
+/// registry of live sessions (`LIVE`).
+pub struct Inner {
     state: RefCell<State>,
     clock: Clock,
     subjects: RefCell<Vec<String>>,
+}
+
+thread_local! {
+    /// This thread's live sessions by `handle()`, for `jsPublishOn`: a free
+    /// napi function skips what napi-rs does on every class method call
+    /// (`napi_unwrap`, the class identity check, and registering the
+    /// receiver's borrow in a process-wide `Mutex<HashMap>`), about a third
+    /// of a publish's cost on the JS thread.
+    static LIVE: RefCell<HashMap<u32, Rc<Inner>, BuildHasherDefault<Fnv>>> = RefCell::default();
+    static NEXT_HANDLE: Cell<u32> = const { Cell::new(0) };
+}
+
+/// One STAN connection over a socket the JS thread drives.
+#[napi]
+pub struct JsStan {
+    inner: Rc<Inner>,
+    handle: u32,
+}
+
+impl Deref for JsStan {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl Drop for JsStan {
+    fn drop(&mut self) {
+        // The registry may already be gone when the thread itself ends.
+        let _ = LIVE.try_with(|l| l.borrow_mut().remove(&self.handle));
+    }
+}
+
+/// `JsStan.publishOn` of the session `session` (its `handle()`), without the
+/// per-call receiver checks of a class method. Throws as `publishOn`, or
+/// `STAN_ERROR` for a session that is gone.
+#[napi]
+pub fn js_publish_on(
+    session: u32,
+    subject: u32,
+    data: Uint8ArraySlice,
+    slot: Option<u32>,
+) -> Result<String, napi::Error<String>> {
+    LIVE.with(|l| match l.borrow().get(&session) {
+        Some(inner) => inner.publish_on(subject, &data, slot),
+        None => Err(napi::Error::new("STAN_ERROR".to_string(), "unknown session handle".to_string())),
+    })
 }
 
 fn throw_plain(e: &PlainError) -> napi::Error<String> {
@@ -97,7 +149,7 @@ fn config(options: &NativeOptions) -> Result<SessionConfig, napi::Error<String>>
     })
 }
 
-impl JsStan {
+impl Inner {
     fn now(&self) -> Duration {
         self.clock.now()
     }
@@ -107,6 +159,14 @@ impl JsStan {
         if self.clock.epoch.get().is_none() && st.session.is_connected() {
             self.clock.epoch.set(Some(Instant::now()));
         }
+    }
+
+    fn publish_on(&self, subject: u32, data: &[u8], slot: Option<u32>) -> Result<String, napi::Error<String>> {
+        let subjects = self.subjects.borrow();
+        let Some(subject) = subjects.get(subject as usize) else {
+            return Err(napi::Error::new("STAN_ERROR".to_string(), "unknown subject handle".to_string()));
+        };
+        self.publish_with(subject, data, slot)
     }
 
     fn publish_with(&self, subject: &str, data: &[u8], slot: Option<u32>) -> Result<String, napi::Error<String>> {
@@ -209,7 +269,7 @@ impl JsStan {
         cc.validate().map_err(|e| errors::throw(&e))?;
         let core = Connection::new(cc, rand::random(), Duration::ZERO).map_err(|e| errors::throw(&e))?;
         let session = NatsSession::with_config(core, config(&options)?);
-        Ok(JsStan {
+        let inner = Rc::new(Inner {
             state: RefCell::new(State {
                 session,
                 outbox: Outbox::default(),
@@ -220,7 +280,20 @@ impl JsStan {
             }),
             clock: Clock::default(),
             subjects: RefCell::new(Vec::new()),
-        })
+        });
+        let handle = NEXT_HANDLE.with(|n| {
+            let h = n.get();
+            n.set(h.wrapping_add(1));
+            h
+        });
+        LIVE.with(|l| l.borrow_mut().insert(handle, Rc::clone(&inner)));
+        Ok(JsStan { inner, handle })
+    }
+
+    /// This session's handle for `jsPublishOn`.
+    #[napi]
+    pub fn handle(&self) -> u32 {
+        self.handle
     }
 
     // ---- transport ----
@@ -400,11 +473,7 @@ impl JsStan {
         data: Uint8ArraySlice,
         slot: Option<u32>,
     ) -> Result<String, napi::Error<String>> {
-        let subjects = self.subjects.borrow();
-        let Some(subject) = subjects.get(subject as usize) else {
-            return Err(napi::Error::new("STAN_ERROR".to_string(), "unknown subject handle".to_string()));
-        };
-        self.publish_with(subject, &data, slot)
+        self.inner.publish_on(subject, &data, slot)
     }
 
     #[napi]
