@@ -38,6 +38,7 @@ use stan_client::shared::{PlainOp, SessionEvent, SharedSession};
 use stan_core::SubId;
 
 use batch::Outbox;
+pub use js_stan::{js_publish_on, JsStan};
 pub use options::{NativeOptions, NativeSubOptions};
 
 /// The JS wake-up callback: called with no argument, returns nothing.
