@@ -141,3 +141,17 @@ for (const kind of KINDS) {
     }
   }, 30000);
 }
+
+test('jsPublishOn with a session handle that does not exist: a clear STAN_ERROR, no crash', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const native = require(path.join(__dirname, '..', 'lib', 'native.js'));
+  let err: unknown;
+  try {
+    native.jsPublishOn(0xfffffff0, 0, new Uint8Array(1));
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeDefined();
+  expect((err as { code?: string }).code).toBe('STAN_ERROR');
+  expect((err as Error).message).toBe('unknown session handle');
+});
