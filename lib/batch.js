@@ -21,7 +21,8 @@ const K = {
   CLOSED: 15,
   NATS_ERROR: 16,
   NC_MESSAGE: 17,
-  NC_FLUSHED: 18
+  NC_FLUSHED: 18,
+  PUB_ACK_SLOT: 19
 }
 
 // Record types of the kinds that carry nothing or only a subscription id.
@@ -97,6 +98,10 @@ function nextRecord (b) {
       const off = n[p + 1]
       return withError(b, p + 3, { type: 'pub_ack', guid: b.ids.slice(off, off + n[p + 2]) })
     }
+    case K.PUB_ACK_SLOT:
+      // The ack of a publish made with a JS slot (lib/stan.js keeps its callback and guid).
+      b.pos = p + 4
+      return withError(b, p + 2, { type: 'pub_ack', slot: n[p + 1] })
     case K.CONNECT_FAILED:
       b.pos = p + 3
       return withError(b, p + 1, { type: 'connect_failed' })

@@ -20,7 +20,7 @@ function openSession (clusterID, clientID, options, onEvents) {
   if (native === undefined) native = require('./native')
   if (transportKind() === 'js') {
     const { JsSession } = require('./transport')
-    return new JsSession(native.JsStan, clusterID, clientID, options, onEvents)
+    return new JsSession(native, clusterID, clientID, options, onEvents)
   }
   const t = options.tlsOptions
   for (const k of ['ca', 'cert', 'key', 'pfx']) {

@@ -17,6 +17,8 @@ const VERSION = require('../package.json').version
 // names convert the subject every time (bounds the table when names vary).
 const MAX_SUBJECT_HANDLES = 4096
 
+const EMPTY = new Uint8Array(0)
+
 class Stan extends StanBase {
   _parseOptions (opts) {
     return parseOptions(opts)
@@ -33,21 +35,62 @@ class Stan extends StanBase {
     this._batch = null // the batch being dispatched: { nums, data, strs, ids, pos }
     this._wakePending = false
     this._subjectHandles = new Map() // channel name -> the addon's handle for it
+    // Publishes with a callback on a session that reports acks by slot (the
+    // JS-thread transport): the callback and guid by slot, and the free slots.
+    this._slotCbs = []
+    this._slotGuids = []
+    this._freeSlots = []
     // The message record the batch loop refills for each message (Message copies it).
     this._msgRec = { type: 'message', sub: 0, seq: 0, ts: 0, redelivered: false, redeliveryCount: 0, crc32: 0, data: null, subject: '' }
   }
 
+  /** guid -> { ah } of the publishes with a callback still waiting. */
+  get pubAckMap () {
+    const m = super.pubAckMap
+    const cbs = this._slotCbs
+    for (let i = 0; i < cbs.length; i++) if (cbs[i] !== undefined) m[this._slotGuids[i]] = { ah: cbs[i] }
+    return m
+  }
+
+  /**
+   * Where the session reports acks by slot, the callback waits in a slot
+   * (an array index the ack event carries) rather than in `_acks` by guid.
+   */
+  _publishWith (subject, data, cb) {
+    if (cb === undefined || this._native.ackSlots !== true) return super._publishWith(subject, data, cb)
+    const free = this._freeSlots
+    const cbs = this._slotCbs
+    const slot = free.length > 0 ? free[free.length - 1] : cbs.length
+    const guid =
+      typeof data === 'string' ? this._native.publishString(subject, data, slot) : this._publishBytes(subject, data || EMPTY, slot)
+    if (slot < cbs.length) free.pop()
+    cbs[slot] = cb
+    this._slotGuids[slot] = guid
+    return guid
+  }
+
+  /** The ack of the publish in `slot`: its callback gets `(err, guid)`. */
+  _slotAck (slot, err) {
+    const cb = this._slotCbs[slot]
+    if (cb === undefined) return
+    const guid = this._slotGuids[slot]
+    this._slotCbs[slot] = undefined
+    this._slotGuids[slot] = undefined
+    this._freeSlots.push(slot)
+    cb(err, guid)
+  }
+
   /** Publish through a per-channel handle, so the addon skips converting the subject string. */
-  _publishBytes (subject, data) {
+  _publishBytes (subject, data, slot) {
     let h = this._subjectHandles.get(subject)
     if (h === undefined) {
       if (typeof subject !== 'string' || this._subjectHandles.size >= MAX_SUBJECT_HANDLES) {
-        return this._native.publish(subject, data)
+        return this._native.publish(subject, data, slot)
       }
       h = this._native.registerSubject(subject)
       this._subjectHandles.set(subject, h)
     }
-    return this._native.publishOn(h, data)
+    return this._native.publishOn(h, data, slot)
   }
 
   _queueAck (id, seq) {
@@ -65,6 +108,10 @@ class Stan extends StanBase {
 
   /** Core-NATS records go to `nc`; its connection events mirror the session's. */
   _handle (rec) {
+    if (rec.slot !== undefined) {
+      this._slotAck(rec.slot, rec.code === undefined ? undefined : this._err(rec))
+      return
+    }
     const nc = this.nc
     switch (rec.type) {
       case 'nc_msg':
@@ -124,7 +171,11 @@ class Stan extends StanBase {
         const n = b.nums
         while (b.pos < n.length) {
           const p = b.pos
-          if (n[p] === K.PUB_ACK && n[p + 3] === -1) {
+          if (n[p] === K.PUB_ACK_SLOT && n[p + 2] === -1) {
+            // A successful ack of a publish with a slot, the bulk of a publisher's events.
+            b.pos = p + 4
+            this._slotAck(n[p + 1], undefined)
+          } else if (n[p] === K.PUB_ACK && n[p + 3] === -1) {
             // A successful publish ack, the bulk of a publisher's events: no record object.
             b.pos = p + 5
             const acks = this._acks

@@ -88,10 +88,14 @@ function portOf (text, input) {
 }
 
 class JsSession {
-  constructor (JsStan, clusterID, clientID, options, onEvents) {
+  /** `native`: the addon (its JsStan class and jsPublishOn). */
+  constructor (native, clusterID, clientID, options, onEvents) {
     const servers = (options.servers || []).map(parseServer)
     if (servers.length === 0) throw badUrl('')
-    this._n = new JsStan(clusterID, clientID, options)
+    this._n = new native.JsStan(clusterID, clientID, options)
+    // The hot publish as a free function of the session's handle (no class-method receiver checks).
+    this._publishOn = native.jsPublishOn
+    this._handleId = this._n.handle()
     this._onEvents = onEvents
     this._servers = servers
     this._index = -1 // the server of the current (or last) socket
@@ -116,6 +120,8 @@ class JsSession {
     this._lastError = null
     this._done = false
     this._flush = this._flush.bind(this)
+    /** Publishes take a JS slot for their ack (lib/stan.js). */
+    this.ackSlots = true
     // A ref'd handle made in connect(), for the life of the session: it is
     // what names an unclosed client in Jest's --detectOpenHandles report
     // (Jest ignores sockets, and the later timers are not made from user
@@ -359,8 +365,11 @@ class JsSession {
     return this._n.takeEvents()
   }
 
-  publish (subject, data) {
-    const g = this._n.publish(subject, data)
+  // `slot` (optional): the JS slot the publish's ack is reported to (batch
+  // event 19) instead of its guid (ackSlots: this session supports it).
+
+  publish (subject, data, slot) {
+    const g = this._n.publish(subject, data, slot)
     this._kick()
     return g
   }
@@ -369,14 +378,14 @@ class JsSession {
     return this._n.registerSubject(subject)
   }
 
-  publishOn (h, data) {
-    const g = this._n.publishOn(h, data)
+  publishOn (h, data, slot) {
+    const g = this._publishOn(this._handleId, h, data, slot)
     this._kick()
     return g
   }
 
-  publishString (subject, data) {
-    const g = this._n.publishString(subject, data)
+  publishString (subject, data, slot) {
+    const g = this._n.publishString(subject, data, slot)
     this._kick()
     return g
   }

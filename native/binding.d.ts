@@ -16,6 +16,8 @@ export declare class JsStan {
    * unreadable credentials file.
    */
   constructor(clusterId: string, clientId: string, options: NativeOptions)
+  /** This session's handle for `jsPublishOn`. */
+  handle(): number
   /**
    * A socket is open (before its `INFO`); `user`/`pass` come from its
    * URL (a lone `user` is a token); `tls`: the URL said `tls://`.
@@ -56,10 +58,14 @@ export declare class JsStan {
   tick(): number
   /** Everything that happened since the last call. */
   takeEvents(): EventBatch
-  publish(subject: string, data: Uint8Array): string
+  /**
+   * Publish; `slot` (optional): the JS slot its ack is reported to
+   * (event 19) instead of its guid (event 3).
+   */
+  publish(subject: string, data: Uint8Array, slot?: number | undefined | null): string
   registerSubject(subject: string): number
-  publishOn(subject: number, data: Uint8Array): string
-  publishString(subject: string, data: string): string
+  publishOn(subject: number, data: Uint8Array, slot?: number | undefined | null): string
+  publishString(subject: string, data: string, slot?: number | undefined | null): string
   subscribe(subject: string, options: NativeSubOptions): number
   ackMany(pairs: Float64Array): void
   unsubscribe(sub: number): void
@@ -160,6 +166,13 @@ export interface EventBatch {
  * `hop_trace`; all zero unless built with the `hop-trace` feature).
  */
 export declare function hopMarks(): Array<number>
+
+/**
+ * `JsStan.publishOn` of the session `session` (its `handle()`), without the
+ * per-call receiver checks of a class method. Throws as `publishOn`, or
+ * `STAN_ERROR` for a session that is gone.
+ */
+export declare function jsPublishOn(session: number, subject: number, data: Uint8Array, slot?: number | undefined | null): string
 
 /** Connection options (see `lib/options.js` for where each comes from). */
 export interface NativeOptions {

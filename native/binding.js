@@ -838,3 +838,4 @@ module.exports = nativeBinding
 module.exports.JsStan = nativeBinding.JsStan
 module.exports.NativeStan = nativeBinding.NativeStan
 module.exports.hopMarks = nativeBinding.hopMarks
+module.exports.jsPublishOn = nativeBinding.jsPublishOn

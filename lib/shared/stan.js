@@ -13,7 +13,7 @@ const EMPTY = new Uint8Array(0)
  * The subclass provides `_parseOptions(opts)`, `_nativeOptions(opts)` (the
  * session's options, checked), `_initDispatch()` (its dispatch state),
  * `_onEvents(batch)` (the session's callback), `_queueAck(id, seq)` and
- * `_publishBytes(subject, bytes)`.
+ * `_publishBytes(subject, bytes)`; it may replace `_publishWith`.
  */
 class StanBase extends EventEmitter {
   constructor (clusterID, clientID, opts) {
@@ -94,8 +94,7 @@ class StanBase extends EventEmitter {
     }
     let guid
     try {
-      if (typeof data === 'string') guid = this._native.publishString(subject, data)
-      else guid = this._publishBytes(subject, data || EMPTY)
+      guid = this._publishWith(subject, data, cb)
     } catch (e) {
       const err = fromNative(e)
       // napi's StringExpected (a subject that is not a string) is thrown, like bad data.
@@ -105,7 +104,6 @@ class StanBase extends EventEmitter {
       }
       throw err
     }
-    if (cb) this._acks.set(guid, cb)
     return guid
   }
 
@@ -190,6 +188,13 @@ class StanBase extends EventEmitter {
   }
 
   // ---- internals ----
+
+  /** Publish `data` (a string or bytes, checked) and keep `cb` for its ack; returns the guid, throws the addon's error. */
+  _publishWith (subject, data, cb) {
+    const guid = typeof data === 'string' ? this._native.publishString(subject, data) : this._publishBytes(subject, data || EMPTY)
+    if (cb) this._acks.set(guid, cb)
+    return guid
+  }
 
   _endSubscription (id, doClose) {
     // Acks issued before unsubscribe()/close() go out before the request.

@@ -23,6 +23,7 @@
 //! | 16 NATS error | kind (0 connect failed, 1 permission, 2 other), code, text |
 //! | 17 core-NATS message (`sc.nc`) | id, reply (-1 = none), data offset, data length, subject |
 //! | 18 flushed (`sc.nc.flush`) | id, ok (0/1) |
+//! | 19 pub ack by slot (`JsStan` only) | the publish's JS slot, code (-1 = ok), text (-1) |
 //!
 //! Numbers are `f64`: sequences and nanosecond timestamps above 2^53 lose
 //! precision, exactly like node-nats-streaming's `getTimestampRaw()`.
@@ -98,6 +99,12 @@ impl Outbox {
                 self.nums.extend_from_slice(&[18.0, id as f64, f64::from(u8::from(ok))])
             }
         }
+    }
+
+    /// The ack of a publish made with a JS slot: the slot instead of the guid.
+    pub fn push_slot_ack(&mut self, slot: u32, result: Result<(), Error>) {
+        self.nums.extend_from_slice(&[19.0, f64::from(slot)]);
+        self.result(result);
     }
 
     fn push_core(&mut self, ev: Event) {
@@ -216,5 +223,15 @@ mod tests {
         assert_eq!(o.strs[0..2], ["ACK_TIMEOUT", "stan: publish ack timeout"]);
         assert_eq!(o.strs[2..4], ["stan: close request timeout", "stan: close request timeout"]);
         assert_eq!(o.strs[4..], ["CONN_ERR", "refused"]);
+    }
+
+    #[test]
+    fn slot_acks_carry_the_slot_and_the_error() {
+        let mut o = Outbox::default();
+        o.push_slot_ack(5, Ok(()));
+        o.push_slot_ack(9, Err(Error::PublishAckTimeout));
+        assert_eq!(o.nums, [19.0, 5.0, -1.0, -1.0, 19.0, 9.0, 0.0, 1.0]);
+        assert_eq!(o.strs, ["ACK_TIMEOUT", "stan: publish ack timeout"]);
+        assert!(o.ids.is_empty());
     }
 }

@@ -6,6 +6,10 @@
 //! `tick`). No threads, no locks: everything runs on the JS thread.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::ops::Deref;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use napi::bindgen_prelude::{Buffer, Float64Array, Uint8ArraySlice};
@@ -15,6 +19,7 @@ use stan_core::js::NatsErrorClass;
 use stan_core::{Connection, SubId};
 use stan_session::{Auth, ConnectInfo, Creds, NatsEvent, NatsSession, PlainError, SessionConfig};
 
+use crate::ack_slots::{AckSlots, Fnv};
 use crate::batch::Outbox;
 use crate::{errors, EventBatch, NativeOptions, NativeSubOptions, SessionInfo, SubInfo};
 
@@ -56,14 +61,64 @@ struct State {
     drop_reason: Option<String>,
     /// The deadline the last `DEADLINE` flag reported (none before the clock runs).
     reported: Option<Duration>,
+    /// The JS slots of publishes made with one, by guid.
+    slots: AckSlots,
+}
+
+/// A session's state, shared by its `JsStan` object and this thread's
+/// registry of live sessions (`LIVE`).
+pub struct Inner {
+    state: RefCell<State>,
+    clock: Clock,
+    subjects: RefCell<Vec<String>>,
+}
+
+thread_local! {
+    /// This thread's live sessions by `handle()`, for `jsPublishOn`: a free
+    /// napi function skips what napi-rs does on every class method call
+    /// (`napi_unwrap`, the class identity check, and registering the
+    /// receiver's borrow in a process-wide `Mutex<HashMap>`), about a third
+    /// of a publish's cost on the JS thread.
+    static LIVE: RefCell<HashMap<u32, Rc<Inner>, BuildHasherDefault<Fnv>>> = RefCell::default();
+    static NEXT_HANDLE: Cell<u32> = const { Cell::new(0) };
 }
 
 /// One STAN connection over a socket the JS thread drives.
 #[napi]
 pub struct JsStan {
-    state: RefCell<State>,
-    clock: Clock,
-    subjects: RefCell<Vec<String>>,
+    inner: Rc<Inner>,
+    handle: u32,
+}
+
+impl Deref for JsStan {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl Drop for JsStan {
+    fn drop(&mut self) {
+        // The registry may already be gone when the thread itself ends.
+        let _ = LIVE.try_with(|l| l.borrow_mut().remove(&self.handle));
+    }
+}
+
+/// `JsStan.publishOn` of the session `session` (its `handle()`), without the
+/// per-call receiver checks of a class method. Throws as `publishOn`, or
+/// `STAN_ERROR` for a session that is gone.
+#[napi]
+pub fn js_publish_on(
+    session: u32,
+    subject: u32,
+    data: Uint8ArraySlice,
+    slot: Option<u32>,
+) -> Result<String, napi::Error<String>> {
+    LIVE.with(|l| match l.borrow().get(&session) {
+        Some(inner) => inner.publish_on(subject, &data, slot),
+        None => Err(napi::Error::new("STAN_ERROR".to_string(), "unknown session handle".to_string())),
+    })
 }
 
 fn throw_plain(e: &PlainError) -> napi::Error<String> {
@@ -94,7 +149,7 @@ fn config(options: &NativeOptions) -> Result<SessionConfig, napi::Error<String>>
     })
 }
 
-impl JsStan {
+impl Inner {
     fn now(&self) -> Duration {
         self.clock.now()
     }
@@ -104,6 +159,24 @@ impl JsStan {
         if self.clock.epoch.get().is_none() && st.session.is_connected() {
             self.clock.epoch.set(Some(Instant::now()));
         }
+    }
+
+    fn publish_on(&self, subject: u32, data: &[u8], slot: Option<u32>) -> Result<String, napi::Error<String>> {
+        let subjects = self.subjects.borrow();
+        let Some(subject) = subjects.get(subject as usize) else {
+            return Err(napi::Error::new("STAN_ERROR".to_string(), "unknown subject handle".to_string()));
+        };
+        self.publish_with(subject, data, slot)
+    }
+
+    fn publish_with(&self, subject: &str, data: &[u8], slot: Option<u32>) -> Result<String, napi::Error<String>> {
+        let mut st = self.state.borrow_mut();
+        let now = self.clock.now();
+        let guid = st.session.core_mut().publish(now, subject, data).map_err(|e| errors::throw(&e))?;
+        if let Some(slot) = slot {
+            st.slots.insert(&guid, slot);
+        }
+        Ok(guid)
     }
 
     fn run<T>(&self, f: impl FnOnce(&mut Connection, Duration) -> T) -> T {
@@ -137,7 +210,13 @@ impl JsStan {
             }
         }
         while let Some(ev) = st.session.core_mut().poll_event() {
-            st.outbox.push(SessionEvent::Core(ev));
+            match ev {
+                stan_core::Event::PubAck { guid, result } => match st.slots.take(&guid) {
+                    Some(slot) => st.outbox.push_slot_ack(slot, result),
+                    None => st.outbox.push(SessionEvent::Core(stan_core::Event::PubAck { guid, result })),
+                },
+                ev => st.outbox.push(SessionEvent::Core(ev)),
+            }
         }
     }
 
@@ -190,17 +269,31 @@ impl JsStan {
         cc.validate().map_err(|e| errors::throw(&e))?;
         let core = Connection::new(cc, rand::random(), Duration::ZERO).map_err(|e| errors::throw(&e))?;
         let session = NatsSession::with_config(core, config(&options)?);
-        Ok(JsStan {
+        let inner = Rc::new(Inner {
             state: RefCell::new(State {
                 session,
                 outbox: Outbox::default(),
                 servers: Vec::new(),
                 drop_reason: None,
                 reported: None,
+                slots: AckSlots::default(),
             }),
             clock: Clock::default(),
             subjects: RefCell::new(Vec::new()),
-        })
+        });
+        let handle = NEXT_HANDLE.with(|n| {
+            let h = n.get();
+            n.set(h.wrapping_add(1));
+            h
+        });
+        LIVE.with(|l| l.borrow_mut().insert(handle, Rc::clone(&inner)));
+        Ok(JsStan { inner, handle })
+    }
+
+    /// This session's handle for `jsPublishOn`.
+    #[napi]
+    pub fn handle(&self) -> u32 {
+        self.handle
     }
 
     // ---- transport ----
@@ -354,9 +447,16 @@ impl JsStan {
 
     // ---- commands (as on NativeStan) ----
 
+    /// Publish; `slot` (optional): the JS slot its ack is reported to
+    /// (event 19) instead of its guid (event 3).
     #[napi]
-    pub fn publish(&self, subject: String, data: Uint8ArraySlice) -> Result<String, napi::Error<String>> {
-        self.run(|c, now| c.publish(now, &subject, &*data)).map_err(|e| errors::throw(&e))
+    pub fn publish(
+        &self,
+        subject: String,
+        data: Uint8ArraySlice,
+        slot: Option<u32>,
+    ) -> Result<String, napi::Error<String>> {
+        self.publish_with(&subject, &data, slot)
     }
 
     #[napi]
@@ -367,17 +467,23 @@ impl JsStan {
     }
 
     #[napi]
-    pub fn publish_on(&self, subject: u32, data: Uint8ArraySlice) -> Result<String, napi::Error<String>> {
-        let subjects = self.subjects.borrow();
-        let Some(subject) = subjects.get(subject as usize) else {
-            return Err(napi::Error::new("STAN_ERROR".to_string(), "unknown subject handle".to_string()));
-        };
-        self.run(|c, now| c.publish(now, subject, &*data)).map_err(|e| errors::throw(&e))
+    pub fn publish_on(
+        &self,
+        subject: u32,
+        data: Uint8ArraySlice,
+        slot: Option<u32>,
+    ) -> Result<String, napi::Error<String>> {
+        self.inner.publish_on(subject, &data, slot)
     }
 
     #[napi]
-    pub fn publish_string(&self, subject: String, data: String) -> Result<String, napi::Error<String>> {
-        self.run(|c, now| c.publish(now, &subject, data.as_bytes())).map_err(|e| errors::throw(&e))
+    pub fn publish_string(
+        &self,
+        subject: String,
+        data: String,
+        slot: Option<u32>,
+    ) -> Result<String, napi::Error<String>> {
+        self.publish_with(&subject, data.as_bytes(), slot)
     }
 
     #[napi]

@@ -20,6 +20,7 @@
 
 #![deny(clippy::all)]
 
+mod ack_slots;
 mod batch;
 mod errors;
 mod js_stan;
@@ -37,6 +38,7 @@ use stan_client::shared::{PlainOp, SessionEvent, SharedSession};
 use stan_core::SubId;
 
 use batch::Outbox;
+pub use js_stan::{js_publish_on, JsStan};
 pub use options::{NativeOptions, NativeSubOptions};
 
 /// The JS wake-up callback: called with no argument, returns nothing.

@@ -1,0 +1,157 @@
+// Publish callbacks on both transports of the Node package. On the JS-thread
+// transport a publish with a callback takes a slot and its ack comes back as
+// that slot (lib/stan.js), slots are reused once free; the threaded path
+// keeps the guid map. Either way every callback runs once with
+// `(undefined, guid)` (the guid publish() returned), `pubAckMap` lists the
+// waiting ones, and a publish the server never acks gets `(err, guid)`.
+// Our package only.
+
+import * as path from 'path';
+import { useServer } from './helpers/fixture';
+import { NatsServer, StanServer } from './helpers/server';
+import { uid } from './helpers/stan';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const stan = require(path.join(__dirname, '..', 'index.js'));
+
+const fx = useServer();
+const KINDS = ['js', 'thread'];
+const saved = process.env.STAN_RS_TRANSPORT;
+afterAll(() => {
+  if (saved === undefined) delete process.env.STAN_RS_TRANSPORT;
+  else process.env.STAN_RS_TRANSPORT = saved;
+});
+
+type Cb = (err?: Error, guid?: string) => void;
+type Sc = {
+  once(ev: string, f: (...a: unknown[]) => void): void;
+  publish(s: string, d: string | Buffer, cb?: Cb): string;
+  close(): void;
+  pubAckOutstanding: number;
+  pubAckMap: Record<string, { ah: Cb }>;
+};
+
+function connect(kind: string, srv: StanServer, extra: object = {}): Promise<Sc> {
+  process.env.STAN_RS_TRANSPORT = kind;
+  const sc: Sc = stan.connect(srv.clusterId, uid(`slots-${kind}`), { url: srv.url, ...extra });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${kind}: no 'connect' within 5 s`)), 5000);
+    sc.once('connect', () => {
+      clearTimeout(timer);
+      resolve(sc);
+    });
+    sc.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+function closed(sc: Sc): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no 'close' within 5 s")), 5000);
+    sc.once('close', (err) => {
+      clearTimeout(timer);
+      resolve(err);
+    });
+    sc.close();
+  });
+}
+
+/** Publish `n` (every third without a callback, strings and Buffers); resolves to guid -> callback arguments. */
+async function wave(sc: Sc, subject: string, n: number): Promise<{ returned: string[]; calls: Map<string, unknown[][]> }> {
+  const calls = new Map<string, unknown[][]>();
+  const returned: string[] = [];
+  let expected = 0;
+  let seen = 0;
+  let done: () => void = () => {};
+  const all = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  for (let i = 0; i < n; i++) {
+    const data = i % 2 === 0 ? `m${i}` : Buffer.from(`m${i}`);
+    if (i % 3 === 2) {
+      sc.publish(subject, data);
+      continue;
+    }
+    expected++;
+    const guid = sc.publish(subject, data, (...args: unknown[]) => {
+      const key = String(args[1]);
+      calls.set(key, [...(calls.get(key) ?? []), args]);
+      if (++seen === expected) done();
+    });
+    returned.push(guid);
+  }
+  const pending = Object.keys(sc.pubAckMap);
+  expect(pending.length).toBeGreaterThan(0);
+  for (const g of pending) expect(returned).toContain(g);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    all,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${seen} of ${expected} callbacks`)), 10000);
+    })
+  ]);
+  clearTimeout(timer);
+  return { returned, calls };
+}
+
+for (const kind of KINDS) {
+  test(`${kind}: three waves of publishes, each callback once with (undefined, its guid), slots reused`, async () => {
+    const sc = await connect(kind, fx.server());
+    const subject = uid(`slots-${kind}`);
+    const guids = new Set<string>();
+    for (let w = 0; w < 3; w++) {
+      const { returned, calls } = await wave(sc, subject, 1500);
+      expect(returned.length).toBe(1000);
+      expect(calls.size).toBe(1000);
+      for (const g of returned) {
+        expect(calls.get(g)).toEqual([[undefined, g]]);
+        guids.add(g);
+      }
+      expect(sc.pubAckMap).toEqual({});
+    }
+    expect(guids.size).toBe(3000);
+    expect(await closed(sc)).toBeFalsy();
+  }, 30000);
+
+  test(`${kind}: a publish the server never acks gets (ack timeout error, its guid)`, async () => {
+    const nats = await NatsServer.start();
+    const srv = await StanServer.start({ natsServer: nats });
+    try {
+      const sc = await connect(kind, srv, { ackTimeout: 300 });
+      await srv.stop();
+      const got = await new Promise<unknown[]>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no ack callback within 5 s')), 5000);
+        const guid = sc.publish(uid('lost'), 'x', (...args: unknown[]) => {
+          clearTimeout(timer);
+          resolve([...args, guid]);
+        });
+      });
+      const [err, guid, returned] = got;
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).toBe('stan: publish ack timeout');
+      expect(guid).toBe(returned);
+      expect(sc.pubAckMap).toEqual({});
+      // The close request goes unanswered too: 'close' comes with its timeout error.
+      await closed(sc);
+    } finally {
+      await srv.dispose();
+      await nats.dispose();
+    }
+  }, 30000);
+}
+
+test('jsPublishOn with a session handle that does not exist: a clear STAN_ERROR, no crash', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const native = require(path.join(__dirname, '..', 'lib', 'native.js'));
+  let err: unknown;
+  try {
+    native.jsPublishOn(0xfffffff0, 0, new Uint8Array(1));
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeDefined();
+  expect((err as { code?: string }).code).toBe('STAN_ERROR');
+  expect((err as Error).message).toBe('unknown session handle');
+});
