@@ -10,17 +10,11 @@ import * as path from 'path';
 import { useServer } from './helpers/fixture';
 import { NatsServer, StanServer } from './helpers/server';
 import { uid } from './helpers/stan';
+import { KINDS, closed, connectOn, restoreTransportAfterAll, stanPackage as stan } from './helpers/transports';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const stan = require(path.join(__dirname, '..', 'index.js'));
 
 const fx = useServer();
-const KINDS = ['js', 'thread'];
-const saved = process.env.STAN_RS_TRANSPORT;
-afterAll(() => {
-  if (saved === undefined) delete process.env.STAN_RS_TRANSPORT;
-  else process.env.STAN_RS_TRANSPORT = saved;
-});
+restoreTransportAfterAll();
 
 type Cb = (err?: Error, guid?: string) => void;
 type Sc = {
@@ -32,30 +26,7 @@ type Sc = {
 };
 
 function connect(kind: string, srv: StanServer, extra: object = {}): Promise<Sc> {
-  process.env.STAN_RS_TRANSPORT = kind;
-  const sc: Sc = stan.connect(srv.clusterId, uid(`slots-${kind}`), { url: srv.url, ...extra });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${kind}: no 'connect' within 5 s`)), 5000);
-    sc.once('connect', () => {
-      clearTimeout(timer);
-      resolve(sc);
-    });
-    sc.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
-}
-
-function closed(sc: Sc): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("no 'close' within 5 s")), 5000);
-    sc.once('close', (err) => {
-      clearTimeout(timer);
-      resolve(err);
-    });
-    sc.close();
-  });
+  return connectOn<Sc>(kind, srv, 'slots', extra);
 }
 
 /** Publish `n` (every third without a callback, strings and Buffers); resolves to guid -> callback arguments. */

@@ -5,21 +5,14 @@
 // the real server; an unknown value is refused. Our package only.
 
 import * as net from 'net';
-import * as path from 'path';
 import { useServer } from './helpers/fixture';
 import { NatsServer, StanServer } from './helpers/server';
 import { uid } from './helpers/stan';
+import { KINDS, closed, connectOn, restoreTransportAfterAll, stanPackage as stan } from './helpers/transports';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const stan = require(path.join(__dirname, '..', 'index.js'));
 
 const fx = useServer();
-const KINDS = ['js', 'thread'];
-const saved = process.env.STAN_RS_TRANSPORT;
-afterAll(() => {
-  if (saved === undefined) delete process.env.STAN_RS_TRANSPORT;
-  else process.env.STAN_RS_TRANSPORT = saved;
-});
+restoreTransportAfterAll();
 
 type Sc = {
   on(ev: string, f: (...a: unknown[]) => void): void;
@@ -39,32 +32,7 @@ type Sc = {
 };
 
 function connect(kind: string, srv: StanServer = fx.server(), extra: object = {}): Promise<Sc> {
-  process.env.STAN_RS_TRANSPORT = kind;
-  const opts: Record<string, unknown> = { url: srv.url, ...extra };
-  if (opts.url === undefined) delete opts.url; // the servers list alone
-  const sc: Sc = stan.connect(srv.clusterId, uid(`tr-${kind}`), opts);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${kind}: no 'connect' within 5 s`)), 5000);
-    sc.once('connect', () => {
-      clearTimeout(timer);
-      resolve(sc);
-    });
-    sc.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
-}
-
-function closed(sc: Sc): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("no 'close' within 5 s")), 5000);
-    sc.once('close', (err) => {
-      clearTimeout(timer);
-      resolve(err);
-    });
-    sc.close();
-  });
+  return connectOn<Sc>(kind, srv, 'tr', extra);
 }
 
 for (const kind of KINDS) {
