@@ -146,8 +146,7 @@ async fn killing_a_nats_node_while_publishing_loses_nothing_acked() {
     for i in 0..total {
         if i == 20 {
             // Kill the node that leads the channel's stream: JetStream must elect another.
-            let name = ctx.stream_by_subject("_STAN_CH.js-nodeloss.events").await.unwrap();
-            let info = ctx.get_stream(name).await.unwrap().get_info().await.unwrap();
+            let info = support::channel_stream_info(&ctx, "js-nodeloss", "events").await;
             let leader = info.cluster.and_then(|c| c.leader).expect("the stream has a leader");
             let n: usize = leader.trim_start_matches('n').parse().unwrap();
             js.kill(n);
@@ -173,8 +172,7 @@ async fn killing_a_nats_node_while_publishing_loses_nothing_acked() {
     // A duplicate is only possible for a publish that was retried.
     assert!(dups <= retries, "{dups} duplicates for {retries} retries");
     // The stream agrees with what was delivered.
-    let name = ctx.stream_by_subject("_STAN_CH.js-nodeloss.events").await.unwrap();
-    let info = ctx.get_stream(name).await.unwrap().get_info().await.unwrap();
+    let info = support::channel_stream_info(&ctx, "js-nodeloss", "events").await;
     assert_eq!(info.state.messages, delivered as u64);
     let _ = tokio::time::timeout(Duration::from_secs(5), sc.close()).await;
     s.stop();

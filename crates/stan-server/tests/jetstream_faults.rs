@@ -300,8 +300,7 @@ async fn wait_delivered(got: &Mutex<BTreeMap<String, u32>>, acked: &[String], se
 /// The number of messages in the channel's stream (JetStream's own count).
 async fn stream_messages(url: &str, cid: &str, channel: &str) -> u64 {
     let ctx = jetstream::new(async_nats::connect(url).await.unwrap());
-    let name = ctx.stream_by_subject(format!("_STAN_CH.{cid}.{channel}")).await.unwrap();
-    ctx.get_stream(name).await.unwrap().get_info().await.unwrap().state.messages
+    support::channel_stream_info(&ctx, cid, channel).await.state.messages
 }
 
 fn blocking<R>(f: impl FnOnce() -> R) -> R {

@@ -162,3 +162,31 @@ pub async fn refused(cid: &str, client_id: &str, o: Options) -> String {
         Err(e) => e.to_string(),
     }
 }
+
+/// The JetStream info of a STAN channel's stream (`_STAN_CH.<cid>.<channel>`).
+/// Right after a heal or a node loss the cluster may still answer 503
+/// ("JetStream system temporarily unavailable") while it elects leaders, so
+/// the query is retried for up to 30 s before the test fails.
+pub async fn channel_stream_info(
+    ctx: &async_nats::jetstream::Context,
+    cid: &str,
+    channel: &str,
+) -> async_nats::jetstream::stream::Info {
+    let subject = format!("_STAN_CH.{cid}.{channel}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let attempt = async {
+            let name = ctx.stream_by_subject(subject.clone()).await.map_err(|e| e.to_string())?;
+            let stream = ctx.get_stream(name).await.map_err(|e| e.to_string())?;
+            stream.get_info().await.map_err(|e| e.to_string())
+        };
+        match attempt.await {
+            Ok(info) => return info,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("stream info for {subject} not available yet: {e}");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => panic!("stream info for {subject} still unavailable after 30 s: {e}"),
+        }
+    }
+}
