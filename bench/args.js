@@ -1,7 +1,7 @@
 'use strict'
 // Command-line options of `npm run bench` (bench/run.js).
 
-const SECTIONS = ['clients', 'payloads', 'raw', 'servers', 'scaling']
+const SECTIONS = ['clients', 'payloads', 'raw', 'latency', 'servers', 'scaling']
 
 const USAGE = `usage: npm run bench -- [options]
   --smoke               a few thousand messages, 1 repetition, every section (also BENCH_SMOKE=1);

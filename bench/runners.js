@@ -72,6 +72,13 @@ function rawBench (opts, srv, { n, window, size = 128 }) {
   return runJson(rawBenchBin(), args.map(String), { timeoutMs: opts.timeoutMs, label: `nats-raw-bench (window ${window})` })
 }
 
+/** The one-at-a-time latency floor on the server's nats-server (bench/raw-latency.js): {n, p50, p99, cpuUsPerMsg, peakRssKiB}. */
+function rawLatency (opts, srv, { n, size = 128 }) {
+  const args = [path.join(__dirname, 'raw-latency.js'), srv.url, n, size]
+  const env = Object.assign({}, process.env, { BENCH_CLIENT_TIMEOUT_MS: String(Math.max(1000, opts.timeoutMs - 5000)) })
+  return runJson(process.execPath, args.map(String), { timeoutMs: opts.timeoutMs, env, label: 'latency floor (raw-latency.js)' })
+}
+
 /** Fail unless the server holds `want` messages in all (a fresh server per run). */
 async function expectTotal (srv, want, what) {
   const z = await srv.serverz()
@@ -85,4 +92,4 @@ async function expectChannel (srv, channel, want, what) {
   if (got !== want) throw new Error(`bench: ${srv.label} holds ${got} messages on ${channel} after ${what}, expected ${want}`)
 }
 
-module.exports = { CLIENTS, nodeClient, stanBench, parseStanBench, rawBench, stanBenchBin, rawBenchBin, expectTotal, expectChannel }
+module.exports = { CLIENTS, nodeClient, stanBench, parseStanBench, rawBench, rawLatency, stanBenchBin, rawBenchBin, expectTotal, expectChannel }

@@ -1,6 +1,8 @@
-//! Command-line arguments of nats-raw-bench (`--url`, `--n`, `--window`, `--size`).
+//! Command-line arguments of nats-raw-bench (`--url`, `--n`, `--window`, `--size`, `--respond`).
 
-pub const USAGE: &str = "usage: nats-raw-bench --url nats://127.0.0.1:4222 [--n 100000] [--window 512] [--size 128]";
+pub const USAGE: &str =
+    "usage: nats-raw-bench --url nats://127.0.0.1:4222 [--n 100000] [--window 512] [--size 128]\n       \
+                         nats-raw-bench --url nats://127.0.0.1:4222 --respond <subject>";
 
 #[derive(Debug, PartialEq)]
 pub struct Args {
@@ -8,11 +10,14 @@ pub struct Args {
     pub n: u64,
     pub window: u64,
     pub size: usize,
+    /// Responder only: answer every request on this subject with its own
+    /// payload until stdin closes.
+    pub respond: Option<String>,
 }
 
 impl Args {
     pub fn parse(mut argv: impl Iterator<Item = String>) -> Result<Self, String> {
-        let mut args = Args { url: String::new(), n: 100_000, window: 512, size: 128 };
+        let mut args = Args { url: String::new(), n: 100_000, window: 512, size: 128, respond: None };
         while let Some(flag) = argv.next() {
             let value = argv.next().ok_or_else(|| format!("{flag} needs a value"))?;
             match flag.as_str() {
@@ -22,6 +27,8 @@ impl Args {
                 "--size" => {
                     args.size = value.parse().map_err(|_| format!("{flag} must be a number of bytes, got {value:?}"))?
                 }
+                "--respond" if !value.is_empty() => args.respond = Some(value),
+                "--respond" => return Err("--respond needs a subject".into()),
                 _ => return Err(format!("unknown argument {flag}")),
             }
         }
@@ -52,7 +59,9 @@ mod tests {
         let a = parse(&["--url", "nats://x:1"]).unwrap();
         assert_eq!((a.n, a.window, a.size), (100_000, 512, 128));
         let a = parse(&["--url", "u", "--n", "5", "--window", "7", "--size", "0"]).unwrap();
-        assert_eq!(a, Args { url: "u".into(), n: 5, window: 7, size: 0 });
+        assert_eq!(a, Args { url: "u".into(), n: 5, window: 7, size: 0, respond: None });
+        let a = parse(&["--url", "u", "--respond", "lat.x"]).unwrap();
+        assert_eq!(a.respond.as_deref(), Some("lat.x"));
     }
 
     #[test]
@@ -61,5 +70,6 @@ mod tests {
         assert_eq!(parse(&["--url"]).unwrap_err(), "--url needs a value");
         assert!(parse(&["--url", "u", "--n", "0"]).unwrap_err().contains("positive integer"));
         assert!(parse(&["--url", "u", "--bogus", "1"]).unwrap_err().contains("unknown argument --bogus"));
+        assert_eq!(parse(&["--url", "u", "--respond", ""]).unwrap_err(), "--respond needs a subject");
     }
 }

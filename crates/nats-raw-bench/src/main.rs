@@ -11,6 +11,17 @@
 //! (about the size of a PubAck). Prints one JSON line on stdout:
 //! `{"n":..,"window":..,"size":..,"seconds":..,"rate":..}`; exits non-zero on
 //! an error, a wrong count or no progress for 30 s.
+//!
+//! ```text
+//! nats-raw-bench --url nats://127.0.0.1:4222 --respond <subject>
+//! ```
+//!
+//! Responder only (the latency floor of `bench/raw-latency.js`): answers
+//! every request on `subject` with its own payload, the least any server
+//! between a publisher and a subscriber can do. Prints `{"ready":true}` once
+//! subscribed and runs until its stdin closes.
+
+mod respond;
 
 mod args;
 
@@ -26,7 +37,7 @@ const WARMUP: u64 = 2_000;
 /// Reply payload size: about a PubAck.
 const REPLY_SIZE: usize = 32;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
 async fn main() {
@@ -37,6 +48,13 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    if let Some(subject) = &args.respond {
+        if let Err(e) = respond::run(&args.url, subject) {
+            eprintln!("nats-raw-bench: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     match run(&args).await {
         Ok(seconds) => println!(
             "{{\"n\":{},\"window\":{},\"size\":{},\"seconds\":{:.6},\"rate\":{:.1}}}",
