@@ -41,7 +41,7 @@ class Stan extends StanBase {
     this._slotGuids = []
     this._freeSlots = []
     // The message record the batch loop refills for each message (Message copies it).
-    this._msgRec = { type: 'message', sub: 0, seq: 0, ts: 0, redelivered: false, redeliveryCount: 0, crc32: 0, data: null, subject: '' }
+    this._msgRec = { type: 'message', sub: 0, seq: 0, ts: 0, redelivered: false, redeliveryCount: 0, crc32: 0, data: undefined, buf: null, off: 0, len: 0, subject: '' }
   }
 
   /** guid -> { ah } of the publishes with a callback still waiting. */
@@ -197,7 +197,10 @@ class Stan extends StanBase {
             r.redelivered = n[p + 4] === 1
             r.redeliveryCount = n[p + 5]
             r.crc32 = n[p + 6]
-            r.data = b.data.subarray(off, off + n[p + 8])
+            // The payload as a range of the batch's Buffer (Message makes the view on use).
+            r.buf = b.data
+            r.off = off
+            r.len = n[p + 8]
             r.subject = b.strs[n[p + 9]]
             this._deliver(r)
           } else {

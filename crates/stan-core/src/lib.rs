@@ -16,6 +16,7 @@ mod config;
 mod connection;
 mod deadlines;
 mod error;
+mod guid;
 mod io;
 mod ping;
 mod pub_acks;
@@ -25,7 +26,8 @@ mod subscriptions;
 pub mod js;
 
 pub use config::{ConnectConfig, StartAt, SubscriptionOptions};
-pub use connection::Connection;
+pub use connection::{AckFrame, Connection, PubFrame};
 pub use error::Error;
+pub use guid::{Guid, GuidBuildHasher, GuidHasher};
 pub use io::{Event, IncomingMessage, Message, NatsOp, ServerSubjects, Sid, State, SubId, SubOp};
 pub use subscriptions::SubscriptionInfo;

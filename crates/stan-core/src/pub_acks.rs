@@ -1,5 +1,7 @@
 //! `PubAckTracker`: publishes waiting for their PubAck, with their deadlines,
-//! and the publishes held back until the handshake completes.
+//! and the publishes held back until the handshake completes. Guids are held
+//! inline ([`Guid`]): a publish allocates nothing here once the tables have
+//! grown to the window.
 
 use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
@@ -7,11 +9,12 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::deadlines::DeadlineQueue;
+use crate::guid::{Guid, GuidBuildHasher};
 
 /// A publish made before the server's `pubPrefix` was known.
 #[derive(Debug)]
 pub(crate) struct HeldPublish {
-    pub(crate) guid: String,
+    pub(crate) guid: Guid,
     pub(crate) channel: String,
     pub(crate) payload: Bytes,
 }
@@ -19,8 +22,8 @@ pub(crate) struct HeldPublish {
 /// Outstanding publishes.
 #[derive(Debug, Default)]
 pub(crate) struct PubAckTracker {
-    pending: HashSet<String>,
-    deadlines: DeadlineQueue<String>,
+    pending: HashSet<Guid, GuidBuildHasher>,
+    deadlines: DeadlineQueue<Guid>,
     held: VecDeque<HeldPublish>,
 }
 
@@ -31,8 +34,8 @@ impl PubAckTracker {
     }
 
     /// Record a publish whose ack is due by `deadline`.
-    pub(crate) fn insert(&mut self, guid: String, deadline: Duration) {
-        self.pending.insert(guid.clone());
+    pub(crate) fn insert(&mut self, guid: Guid, deadline: Duration) {
+        self.pending.insert(guid);
         self.deadlines.push(deadline, guid);
     }
 
@@ -49,17 +52,28 @@ impl PubAckTracker {
 
     /// Settle `guid`; false if it was not pending.
     pub(crate) fn remove(&mut self, guid: &str) -> bool {
-        self.pending.remove(guid)
+        Guid::parse(guid).is_some_and(|g| self.pending.remove(&g))
     }
 
     /// The earliest ack deadline.
     pub(crate) fn next_deadline(&mut self) -> Option<Duration> {
         let pending = &self.pending;
-        self.deadlines.next(|g| pending.contains(g))
+        let next = self.deadlines.next(|g| pending.contains(g));
+        self.shrink_when_idle();
+        next
+    }
+
+    /// After a burst the tables keep their capacity; give it back once
+    /// nothing is pending (a large window's tables are a few MiB).
+    fn shrink_when_idle(&mut self) {
+        if self.pending.is_empty() && self.pending.capacity() > 4096 {
+            self.pending = HashSet::default();
+            self.deadlines.shrink();
+        }
     }
 
     /// The next publish whose ack is overdue at `now`, now settled.
-    pub(crate) fn pop_expired(&mut self, now: Duration) -> Option<String> {
+    pub(crate) fn pop_expired(&mut self, now: Duration) -> Option<Guid> {
         let pending = &self.pending;
         let g = self.deadlines.pop_expired(now, |g| pending.contains(g))?;
         self.pending.remove(&g);
@@ -67,7 +81,7 @@ impl PubAckTracker {
     }
 
     /// Settle everything, returning guids in publish order.
-    pub(crate) fn take_all(&mut self) -> Vec<String> {
+    pub(crate) fn take_all(&mut self) -> Vec<Guid> {
         let pending = std::mem::take(&mut self.pending);
         self.held.clear();
         self.deadlines.drain().filter(|g| pending.contains(g)).collect()
@@ -78,24 +92,52 @@ impl PubAckTracker {
 mod tests {
     use super::*;
 
+    fn g(s: &str) -> Guid {
+        Guid::parse(&format!("{s:A>22}")).unwrap()
+    }
+
     #[test]
     fn tracks_acks_timeouts_and_held() {
         let s = Duration::from_secs;
         let mut t = PubAckTracker::default();
-        t.insert("a".into(), s(1));
-        t.insert("b".into(), s(2));
-        t.hold(HeldPublish { guid: "b".into(), channel: "c".into(), payload: Bytes::new() });
+        t.insert(g("a"), s(1));
+        t.insert(g("b"), s(2));
+        t.hold(HeldPublish { guid: g("b"), channel: "c".into(), payload: Bytes::new() });
         assert_eq!(t.len(), 2);
-        assert!(t.remove("a"));
-        assert!(!t.remove("a"));
+        assert!(t.remove(g("a").as_str()));
+        assert!(!t.remove(g("a").as_str()));
+        assert!(!t.remove("not-a-nuid"));
         assert_eq!(t.next_deadline(), Some(s(2)));
         assert_eq!(t.pop_expired(s(1)), None);
         assert_eq!(t.release_held().len(), 1);
-        assert_eq!(t.pop_expired(s(2)).as_deref(), Some("b"));
+        assert_eq!(t.pop_expired(s(2)), Some(g("b")));
         assert_eq!(t.len(), 0);
-        t.insert("c".into(), s(3));
-        t.insert("d".into(), s(4));
-        assert_eq!(t.take_all(), vec!["c".to_string(), "d".to_string()]);
+        t.insert(g("c"), s(3));
+        t.insert(g("d"), s(4));
+        assert_eq!(t.take_all(), vec![g("c"), g("d")]);
         assert_eq!(t.next_deadline(), None);
+    }
+
+    #[test]
+    fn tables_shrink_once_a_burst_is_acked() {
+        let mut t = PubAckTracker::default();
+        let mut n = stan_proto::Nuid::from_seed(1);
+        let guids: Vec<Guid> = (0..20_000)
+            .map(|_| {
+                let mut b = [0u8; 22];
+                n.next_into(&mut b);
+                Guid::new(b)
+            })
+            .collect();
+        for (i, x) in guids.iter().enumerate() {
+            t.insert(*x, Duration::from_millis(i as u64));
+        }
+        assert!(t.pending.capacity() >= 20_000);
+        for x in &guids {
+            assert!(t.remove(x.as_str()));
+        }
+        assert_eq!(t.next_deadline(), None);
+        assert!(t.pending.capacity() < 4096, "{}", t.pending.capacity());
+        assert!(t.deadlines.capacity() < 1024, "{}", t.deadlines.capacity());
     }
 }

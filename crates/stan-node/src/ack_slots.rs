@@ -3,7 +3,9 @@
 //! instead of a guid string it would have to slice out and hash in a `Map`.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
+
+use stan_core::{Guid, GuidBuildHasher};
 
 /// FNV-1a, 64 bits: guids are short ASCII strings made by this process
 /// (NUIDs), not attacker-chosen keys, so SipHash's flood resistance buys
@@ -27,23 +29,29 @@ impl Hasher for Fnv {
 }
 
 /// guid -> the JS slot of its callback, for publishes made with a slot.
+/// Guids are held inline (`Guid`, 22 bytes): nothing is allocated per publish.
 #[derive(Default)]
 pub struct AckSlots {
-    map: HashMap<String, u32, BuildHasherDefault<Fnv>>,
+    map: HashMap<Guid, u32, GuidBuildHasher>,
 }
 
 impl AckSlots {
     /// Remember that the ack of `guid` goes to `slot`.
-    pub fn insert(&mut self, guid: &str, slot: u32) {
-        self.map.insert(guid.to_owned(), slot);
+    pub fn insert(&mut self, guid: Guid, slot: u32) {
+        self.map.insert(guid, slot);
     }
 
-    /// The slot waiting for `guid`, forgotten once taken.
+    /// The slot waiting for `guid`, forgotten once taken. Once none waits
+    /// after a burst, the table's memory is given back.
     pub fn take(&mut self, guid: &str) -> Option<u32> {
         if self.map.is_empty() {
             return None;
         }
-        self.map.remove(guid)
+        let slot = self.map.remove(&Guid::parse(guid)?);
+        if self.map.is_empty() && self.map.capacity() > 4096 {
+            self.map = HashMap::default();
+        }
+        slot
     }
 
     /// Slots still waiting.
@@ -60,8 +68,10 @@ mod tests {
     #[test]
     fn a_slot_is_taken_once_and_only_by_its_guid() {
         let mut s = AckSlots::default();
-        s.insert("AAAAAAAAAAAAAAAAAAAAA1", 0);
-        s.insert("AAAAAAAAAAAAAAAAAAAAA2", 7);
+        let g = |t: &str| Guid::parse(t).unwrap();
+        s.insert(g("AAAAAAAAAAAAAAAAAAAAA1"), 0);
+        s.insert(g("AAAAAAAAAAAAAAAAAAAAA2"), 7);
+        assert_eq!(s.take("not a guid"), None);
         assert_eq!(s.take("AAAAAAAAAAAAAAAAAAAAA3"), None);
         assert_eq!(s.take("AAAAAAAAAAAAAAAAAAAAA2"), Some(7));
         assert_eq!(s.take("AAAAAAAAAAAAAAAAAAAAA2"), None);
