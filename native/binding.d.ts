@@ -40,7 +40,11 @@ export declare class JsStan {
   connectFailed(text: string): number
   /** A reconnect attempt starts ('reconnecting'). */
   reconnecting(): number
-  /** Bytes to write now (null when none). */
+  /**
+   * Bytes to write now (null when none): a copy, so the session keeps
+   * its output buffer for the next JS run (up to `KEEP_OUTPUT` bytes of
+   * it; a burst's larger buffer is freed at once, not at the next GC).
+   */
   takeOutput(): Buffer | null
   /**
    * The `poll` flags: 1 events, 2 upgrade to TLS, 4 drop the socket,
