@@ -52,19 +52,6 @@ impl<K> DeadlineQueue<K> {
         None
     }
 
-    /// Give back the memory of an empty queue.
-    pub(crate) fn shrink(&mut self) {
-        if self.items.is_empty() {
-            self.items = VecDeque::new();
-        }
-    }
-
-    /// Allocated room, in entries.
-    #[cfg(test)]
-    pub(crate) fn capacity(&self) -> usize {
-        self.items.capacity()
-    }
-
     /// Take every entry, in deadline order.
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = K> + '_ {
         self.items.drain(..).map(|(_, k)| k)

@@ -1,15 +1,17 @@
 //! `PubAckTracker`: publishes waiting for their PubAck, with their deadlines,
-//! and the publishes held back until the handshake completes. Guids are held
-//! inline ([`Guid`]): a publish allocates nothing here once the tables have
-//! grown to the window.
+//! and the publishes held back until the handshake completes. The pending
+//! publishes are a [`PendingRing`] in publish order: with a fixed ack
+//! timeout and a clock that does not go back, that is also deadline order,
+//! so the oldest entry carries the next deadline. A publish allocates
+//! nothing here once the ring has grown to the window.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::deadlines::DeadlineQueue;
-use crate::guid::{Guid, GuidBuildHasher};
+use crate::guid::Guid;
+use crate::pending::PendingRing;
 
 /// A publish made before the server's `pubPrefix` was known.
 #[derive(Debug)]
@@ -22,8 +24,7 @@ pub(crate) struct HeldPublish {
 /// Outstanding publishes.
 #[derive(Debug, Default)]
 pub(crate) struct PubAckTracker {
-    pending: HashSet<Guid, GuidBuildHasher>,
-    deadlines: DeadlineQueue<Guid>,
+    pending: PendingRing<Duration>,
     held: VecDeque<HeldPublish>,
 }
 
@@ -33,10 +34,10 @@ impl PubAckTracker {
         self.pending.len()
     }
 
-    /// Record a publish whose ack is due by `deadline`.
+    /// Record a publish whose ack is due by `deadline` (not earlier than
+    /// the deadlines recorded before).
     pub(crate) fn insert(&mut self, guid: Guid, deadline: Duration) {
-        self.pending.insert(guid);
-        self.deadlines.push(deadline, guid);
+        self.pending.insert(guid, deadline);
     }
 
     /// Keep a publish until the handshake completes.
@@ -52,39 +53,26 @@ impl PubAckTracker {
 
     /// Settle `guid`; false if it was not pending.
     pub(crate) fn remove(&mut self, guid: &str) -> bool {
-        Guid::parse(guid).is_some_and(|g| self.pending.remove(&g))
+        Guid::parse(guid).is_some_and(|g| self.pending.remove(&g).is_some())
     }
 
     /// The earliest ack deadline.
     pub(crate) fn next_deadline(&mut self) -> Option<Duration> {
-        let pending = &self.pending;
-        let next = self.deadlines.next(|g| pending.contains(g));
-        self.shrink_when_idle();
-        next
-    }
-
-    /// After a burst the tables keep their capacity; give it back once
-    /// nothing is pending (a large window's tables are a few MiB).
-    fn shrink_when_idle(&mut self) {
-        if self.pending.is_empty() && self.pending.capacity() > 4096 {
-            self.pending = HashSet::default();
-            self.deadlines.shrink();
-        }
+        self.pending.front().map(|(_, d)| *d)
     }
 
     /// The next publish whose ack is overdue at `now`, now settled.
     pub(crate) fn pop_expired(&mut self, now: Duration) -> Option<Guid> {
-        let pending = &self.pending;
-        let g = self.deadlines.pop_expired(now, |g| pending.contains(g))?;
-        self.pending.remove(&g);
-        Some(g)
+        if self.next_deadline()? > now {
+            return None;
+        }
+        self.pending.pop_front().map(|(g, _)| g)
     }
 
     /// Settle everything, returning guids in publish order.
     pub(crate) fn take_all(&mut self) -> Vec<Guid> {
-        let pending = std::mem::take(&mut self.pending);
         self.held.clear();
-        self.deadlines.drain().filter(|g| pending.contains(g)).collect()
+        self.pending.take_all().into_iter().map(|(g, _)| g).collect()
     }
 }
 
@@ -119,7 +107,7 @@ mod tests {
     }
 
     #[test]
-    fn tables_shrink_once_a_burst_is_acked() {
+    fn a_burst_acked_newest_first_settles_every_publish() {
         let mut t = PubAckTracker::default();
         let mut n = stan_proto::Nuid::from_seed(1);
         let guids: Vec<Guid> = (0..20_000)
@@ -132,12 +120,11 @@ mod tests {
         for (i, x) in guids.iter().enumerate() {
             t.insert(*x, Duration::from_millis(i as u64));
         }
-        assert!(t.pending.capacity() >= 20_000);
-        for x in &guids {
+        assert_eq!(t.len(), 20_000);
+        for x in guids.iter().rev() {
             assert!(t.remove(x.as_str()));
         }
         assert_eq!(t.next_deadline(), None);
-        assert!(t.pending.capacity() < 4096, "{}", t.pending.capacity());
-        assert!(t.deadlines.capacity() < 1024, "{}", t.deadlines.capacity());
+        assert_eq!(t.len(), 0);
     }
 }

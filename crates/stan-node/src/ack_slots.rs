@@ -2,10 +2,9 @@
 //! successful (or failed) PubAck reaches `lib/stan.js` as a small integer
 //! instead of a guid string it would have to slice out and hash in a `Map`.
 
-use std::collections::HashMap;
 use std::hash::Hasher;
 
-use stan_core::{Guid, GuidBuildHasher};
+use stan_core::{Guid, PendingRing};
 
 /// FNV-1a, 64 bits: guids are short ASCII strings made by this process
 /// (NUIDs), not attacker-chosen keys, so SipHash's flood resistance buys
@@ -28,36 +27,32 @@ impl Hasher for Fnv {
     }
 }
 
-/// guid -> the JS slot of its callback, for publishes made with a slot.
-/// Guids are held inline (`Guid`, 22 bytes): nothing is allocated per publish.
+/// guid -> the JS slot of its callback, for publishes made with a slot: a
+/// `PendingRing` in publish order (guids inline, no hash table, nothing
+/// allocated per publish; acks in publish order are found at the front).
 #[derive(Default)]
 pub struct AckSlots {
-    map: HashMap<Guid, u32, GuidBuildHasher>,
+    ring: PendingRing<u32>,
 }
 
 impl AckSlots {
-    /// Remember that the ack of `guid` goes to `slot`.
+    /// Remember that the ack of `guid` (newer than every guid before) goes to `slot`.
     pub fn insert(&mut self, guid: Guid, slot: u32) {
-        self.map.insert(guid, slot);
+        self.ring.insert(guid, slot);
     }
 
-    /// The slot waiting for `guid`, forgotten once taken. Once none waits
-    /// after a burst, the table's memory is given back.
+    /// The slot waiting for `guid`, forgotten once taken.
     pub fn take(&mut self, guid: &str) -> Option<u32> {
-        if self.map.is_empty() {
+        if self.ring.is_empty() {
             return None;
         }
-        let slot = self.map.remove(&Guid::parse(guid)?);
-        if self.map.is_empty() && self.map.capacity() > 4096 {
-            self.map = HashMap::default();
-        }
-        slot
+        self.ring.remove(&Guid::parse(guid)?)
     }
 
     /// Slots still waiting.
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.ring.len()
     }
 }
 
