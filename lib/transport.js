@@ -444,6 +444,11 @@ class JsSession {
     return this._n.pendingPubAcks()
   }
 
+  /** The publishes waiting in JS slots: `{ slots, guids }`, in publish order. */
+  pendingSlots () {
+    return this._n.pendingSlots()
+  }
+
   info () {
     return this._n.info()
   }

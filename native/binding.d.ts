@@ -67,6 +67,8 @@ export declare class JsStan {
    * (event 19) instead of its guid (event 3).
    */
   publish(subject: string, data: Uint8Array, slot?: number | undefined | null): string
+  /** The publishes waiting in JS slots: slots and their guids, in publish order. */
+  pendingSlots(): PendingSlots
   registerSubject(subject: string): number
   publishOn(subject: number, data: Uint8Array, slot?: number | undefined | null): string
   publishString(subject: string, data: string, slot?: number | undefined | null): string
@@ -226,6 +228,12 @@ export interface NativeSubOptions {
   startSequence?: number
   /** ns before now (TIME_DELTA_START). */
   startTime?: number
+}
+
+/** `JsStan.pendingSlots()`: `slots[i]` waits for the ack of `guids[i]`. */
+export interface PendingSlots {
+  slots: Array<number>
+  guids: Array<string>
 }
 
 /** What the handshake told us, for the facade's compatibility properties. */

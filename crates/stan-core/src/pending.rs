@@ -108,6 +108,11 @@ impl<T> PendingRing<T> {
         self.items.front().and_then(|e| Some((&e.guid, e.value.as_ref()?)))
     }
 
+    /// The live entries, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = (&Guid, &T)> {
+        self.items.iter().filter_map(|e| Some((&e.guid, e.value.as_ref()?)))
+    }
+
     /// Settle and return the oldest live entry.
     pub fn pop_front(&mut self) -> Option<(Guid, T)> {
         let e = self.items.pop_front()?;
@@ -191,6 +196,7 @@ mod tests {
         assert_eq!(r.remove(&Guid::parse("AAAAAAAAAAAAAAAAAAAAA1").unwrap()), None);
         assert_eq!(r.remove(&guids(2, 1)[0]), None, "another generator's guid");
         assert_eq!(r.front().map(|(_, v)| *v), Some(0));
+        assert!(r.iter().map(|(_, v)| *v).eq((0..5000).step_by(2)));
         for i in (0..5000).step_by(2).rev() {
             assert!(r.contains(&g[i]));
             assert_eq!(r.remove(&g[i]), Some(i));

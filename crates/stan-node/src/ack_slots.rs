@@ -49,6 +49,11 @@ impl AckSlots {
         self.ring.remove(&Guid::parse(guid)?)
     }
 
+    /// The waiting guids and their slots, in publish order.
+    pub fn pending(&self) -> impl Iterator<Item = (&Guid, u32)> {
+        self.ring.iter().map(|(g, s)| (g, *s))
+    }
+
     /// Slots still waiting.
     #[cfg(test)]
     pub fn len(&self) -> usize {
@@ -68,6 +73,8 @@ mod tests {
         s.insert(g("AAAAAAAAAAAAAAAAAAAAA2"), 7);
         assert_eq!(s.take("not a guid"), None);
         assert_eq!(s.take("AAAAAAAAAAAAAAAAAAAAA3"), None);
+        let pending: Vec<(String, u32)> = s.pending().map(|(g, s)| (g.as_str().to_string(), s)).collect();
+        assert_eq!(pending, [("AAAAAAAAAAAAAAAAAAAAA1".to_string(), 0), ("AAAAAAAAAAAAAAAAAAAAA2".to_string(), 7)]);
         assert_eq!(s.take("AAAAAAAAAAAAAAAAAAAAA2"), Some(7));
         assert_eq!(s.take("AAAAAAAAAAAAAAAAAAAAA2"), None);
         assert_eq!(s.len(), 1);

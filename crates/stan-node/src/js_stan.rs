@@ -87,6 +87,13 @@ thread_local! {
     static NEXT_HANDLE: Cell<u32> = const { Cell::new(0) };
 }
 
+/// `JsStan.pendingSlots()`: `slots[i]` waits for the ack of `guids[i]`.
+#[napi(object)]
+pub struct PendingSlots {
+    pub slots: Vec<u32>,
+    pub guids: Vec<String>,
+}
+
 /// One STAN connection over a socket the JS thread drives.
 #[napi]
 pub struct JsStan {
@@ -216,7 +223,7 @@ impl Inner {
         while let Some(ev) = st.session.core_mut().poll_event() {
             match ev {
                 stan_core::Event::PubAck { guid, result } => match st.slots.take(&guid) {
-                    Some(slot) => st.outbox.push_slot_ack(slot, result),
+                    Some(slot) => st.outbox.push_slot_ack(slot, &guid, result),
                     None => st.outbox.push(SessionEvent::Core(stan_core::Event::PubAck { guid, result })),
                 },
                 ev => st.outbox.push(SessionEvent::Core(ev)),
@@ -465,6 +472,14 @@ impl JsStan {
         slot: Option<u32>,
     ) -> Result<String, napi::Error<String>> {
         self.publish_with(&subject, &data, slot)
+    }
+
+    /// The publishes waiting in JS slots: slots and their guids, in publish order.
+    #[napi]
+    pub fn pending_slots(&self) -> PendingSlots {
+        let st = self.state.borrow();
+        let (slots, guids) = st.slots.pending().map(|(g, s)| (s, g.as_str().to_string())).unzip();
+        PendingSlots { slots, guids }
     }
 
     #[napi]
