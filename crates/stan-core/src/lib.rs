@@ -29,7 +29,7 @@ pub mod js;
 pub use config::{ConnectConfig, StartAt, SubscriptionOptions};
 pub use connection::{AckFrame, Connection, PubFrame};
 pub use error::Error;
-pub use guid::{Guid, GuidBuildHasher, GuidHasher};
+pub use guid::Guid;
 pub use io::{Event, IncomingMessage, Message, NatsOp, ServerSubjects, Sid, State, SubId, SubOp};
 pub use pending::PendingRing;
 pub use subscriptions::SubscriptionInfo;

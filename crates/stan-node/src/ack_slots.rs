@@ -1,14 +1,15 @@
 //! `AckSlots`: which JS slot waits for the ack of which publish guid, so a
 //! successful (or failed) PubAck reaches `lib/stan.js` as a small integer
-//! instead of a guid string it would have to slice out and hash in a `Map`.
+//! (with the guid for the callback) instead of a guid string it would have
+//! to hash in a `Map`. Also `Fnv`, the hasher of the addon's small tables.
 
 use std::hash::Hasher;
 
 use stan_core::{Guid, PendingRing};
 
-/// FNV-1a, 64 bits: guids are short ASCII strings made by this process
-/// (NUIDs), not attacker-chosen keys, so SipHash's flood resistance buys
-/// nothing here and costs a few hundred nanoseconds per publish.
+/// FNV-1a, 64 bits, for keys this process makes (session handles, guids),
+/// not attacker-chosen ones: SipHash's flood resistance buys nothing there
+/// and costs a few hundred nanoseconds per lookup.
 #[derive(Default)]
 pub struct Fnv(u64);
 
