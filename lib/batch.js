@@ -98,10 +98,12 @@ function nextRecord (b) {
       const off = n[p + 1]
       return withError(b, p + 3, { type: 'pub_ack', guid: b.ids.slice(off, off + n[p + 2]) })
     }
-    case K.PUB_ACK_SLOT:
-      // The ack of a publish made with a JS slot (lib/stan.js keeps its callback and guid).
-      b.pos = p + 4
-      return withError(b, p + 2, { type: 'pub_ack', slot: n[p + 1] })
+    case K.PUB_ACK_SLOT: {
+      // The ack of a publish made with a JS slot (lib/stan.js keeps its callback), with its guid.
+      b.pos = p + 6
+      const off = n[p + 2]
+      return withError(b, p + 4, { type: 'pub_ack', slot: n[p + 1], guid: b.ids.slice(off, off + n[p + 3]) })
+    }
     case K.CONNECT_FAILED:
       b.pos = p + 3
       return withError(b, p + 1, { type: 'connect_failed' })

@@ -36,19 +36,24 @@ class Stan extends StanBase {
     this._wakePending = false
     this._subjectHandles = new Map() // channel name -> the addon's handle for it
     // Publishes with a callback on a session that reports acks by slot (the
-    // JS-thread transport): the callback and guid by slot, and the free slots.
+    // JS-thread transport): the callback by slot, and the free slots. The
+    // guid comes back with the ack: keeping 16,384 guid strings alive for
+    // the round trip (window 16384) made V8 double its young generation.
     this._slotCbs = []
-    this._slotGuids = []
     this._freeSlots = []
     // The message record the batch loop refills for each message (Message copies it).
-    this._msgRec = { type: 'message', sub: 0, seq: 0, ts: 0, redelivered: false, redeliveryCount: 0, crc32: 0, data: null, subject: '' }
+    this._msgRec = { type: 'message', sub: 0, seq: 0, ts: 0, redelivered: false, redeliveryCount: 0, crc32: 0, data: undefined, buf: null, off: 0, len: 0, subject: '' }
   }
 
   /** guid -> { ah } of the publishes with a callback still waiting. */
   get pubAckMap () {
     const m = super.pubAckMap
-    const cbs = this._slotCbs
-    for (let i = 0; i < cbs.length; i++) if (cbs[i] !== undefined) m[this._slotGuids[i]] = { ah: cbs[i] }
+    if (this._native === null || this._native.ackSlots !== true) return m
+    const { slots, guids } = this._native.pendingSlots()
+    for (let i = 0; i < slots.length; i++) {
+      const cb = this._slotCbs[slots[i]]
+      if (cb !== undefined) m[guids[i]] = { ah: cb }
+    }
     return m
   }
 
@@ -65,17 +70,14 @@ class Stan extends StanBase {
       typeof data === 'string' ? this._native.publishString(subject, data, slot) : this._publishBytes(subject, data || EMPTY, slot)
     if (slot < cbs.length) free.pop()
     cbs[slot] = cb
-    this._slotGuids[slot] = guid
     return guid
   }
 
   /** The ack of the publish in `slot`: its callback gets `(err, guid)`. */
-  _slotAck (slot, err) {
+  _slotAck (slot, err, guid) {
     const cb = this._slotCbs[slot]
     if (cb === undefined) return
-    const guid = this._slotGuids[slot]
     this._slotCbs[slot] = undefined
-    this._slotGuids[slot] = undefined
     this._freeSlots.push(slot)
     cb(err, guid)
   }
@@ -109,7 +111,7 @@ class Stan extends StanBase {
   /** Core-NATS records go to `nc`; its connection events mirror the session's. */
   _handle (rec) {
     if (rec.slot !== undefined) {
-      this._slotAck(rec.slot, rec.code === undefined ? undefined : this._err(rec))
+      this._slotAck(rec.slot, rec.code === undefined ? undefined : this._err(rec), rec.guid)
       return
     }
     const nc = this.nc
@@ -171,10 +173,11 @@ class Stan extends StanBase {
         const n = b.nums
         while (b.pos < n.length) {
           const p = b.pos
-          if (n[p] === K.PUB_ACK_SLOT && n[p + 2] === -1) {
+          if (n[p] === K.PUB_ACK_SLOT && n[p + 4] === -1) {
             // A successful ack of a publish with a slot, the bulk of a publisher's events.
-            b.pos = p + 4
-            this._slotAck(n[p + 1], undefined)
+            b.pos = p + 6
+            const off = n[p + 2]
+            this._slotAck(n[p + 1], undefined, b.ids.slice(off, off + n[p + 3]))
           } else if (n[p] === K.PUB_ACK && n[p + 3] === -1) {
             // A successful publish ack, the bulk of a publisher's events: no record object.
             b.pos = p + 5
@@ -197,7 +200,10 @@ class Stan extends StanBase {
             r.redelivered = n[p + 4] === 1
             r.redeliveryCount = n[p + 5]
             r.crc32 = n[p + 6]
-            r.data = b.data.subarray(off, off + n[p + 8])
+            // The payload as a range of the batch's Buffer (Message makes the view on use).
+            r.buf = b.data
+            r.off = off
+            r.len = n[p + 8]
             r.subject = b.strs[n[p + 9]]
             this._deliver(r)
           } else {

@@ -40,7 +40,11 @@ export declare class JsStan {
   connectFailed(text: string): number
   /** A reconnect attempt starts ('reconnecting'). */
   reconnecting(): number
-  /** Bytes to write now (null when none). */
+  /**
+   * Bytes to write now (null when none): a copy, so the session keeps
+   * its output buffer for the next JS run (up to `KEEP_OUTPUT` bytes of
+   * it; a burst's larger buffer is freed at once, not at the next GC).
+   */
   takeOutput(): Buffer | null
   /**
    * The `poll` flags: 1 events, 2 upgrade to TLS, 4 drop the socket,
@@ -63,6 +67,8 @@ export declare class JsStan {
    * (event 19) instead of its guid (event 3).
    */
   publish(subject: string, data: Uint8Array, slot?: number | undefined | null): string
+  /** The publishes waiting in JS slots: slots and their guids, in publish order. */
+  pendingSlots(): PendingSlots
   registerSubject(subject: string): number
   publishOn(subject: number, data: Uint8Array, slot?: number | undefined | null): string
   publishString(subject: string, data: string, slot?: number | undefined | null): string
@@ -222,6 +228,12 @@ export interface NativeSubOptions {
   startSequence?: number
   /** ns before now (TIME_DELTA_START). */
   startTime?: number
+}
+
+/** `JsStan.pendingSlots()`: `slots[i]` waits for the ack of `guids[i]`. */
+export interface PendingSlots {
+  slots: Array<number>
+  guids: Array<string>
 }
 
 /** What the handshake told us, for the facade's compatibility properties. */

@@ -13,7 +13,19 @@ class Message {
     this._redelivered = rec.redelivered
     this._redeliveryCount = rec.redeliveryCount
     this._crc32 = rec.crc32
+    // The payload: a view made on first use where the record gives a range
+    // of its batch's Buffer (the Node package: no Buffer object per message
+    // that is read as a string or not at all), else the record's bytes.
     this._data = rec.data
+    this._buf = rec.buf
+    this._off = rec.off
+    this._len = rec.len
+  }
+
+  _payload () {
+    let d = this._data
+    if (d === undefined) d = this._data = this._buf.subarray(this._off, this._off + this._len)
+    return d
   }
 
   getSubject () {
@@ -26,13 +38,14 @@ class Message {
 
   /** The payload: in Node a Buffer (a view into the addon's batch, no copy), in browsers a Uint8Array. */
   getRawData () {
-    return this._data
+    return this._payload()
   }
 
   /** A UTF-8 string, or with `stanEncoding: 'binary'` a Uint8Array. */
   getData () {
+    if (this.stanClient.options.stanEncoding === 'binary') return asUint8Array(this._payload())
     const d = this._data
-    if (this.stanClient.options.stanEncoding === 'binary') return asUint8Array(d)
+    if (d === undefined) return this._len > 0 ? this._buf.toString('utf8', this._off, this._off + this._len) : ''
     return d.length > 0 ? utf8Decode(d) : ''
   }
 

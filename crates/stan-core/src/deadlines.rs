@@ -20,6 +20,10 @@ impl<K> DeadlineQueue<K> {
     /// Insert keeping the order; O(1) when deadlines arrive in order, as they
     /// do for a fixed timeout and a non-decreasing clock.
     pub(crate) fn push(&mut self, at: Duration, key: K) {
+        if self.items.back().is_none_or(|(d, _)| *d <= at) {
+            self.items.push_back((at, key));
+            return;
+        }
         let pos = self.items.iter().rposition(|(d, _)| *d <= at).map_or(0, |p| p + 1);
         self.items.insert(pos, (at, key));
     }

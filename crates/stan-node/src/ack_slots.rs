@@ -1,13 +1,15 @@
 //! `AckSlots`: which JS slot waits for the ack of which publish guid, so a
 //! successful (or failed) PubAck reaches `lib/stan.js` as a small integer
-//! instead of a guid string it would have to slice out and hash in a `Map`.
+//! (with the guid for the callback) instead of a guid string it would have
+//! to hash in a `Map`. Also `Fnv`, the hasher of the addon's small tables.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 
-/// FNV-1a, 64 bits: guids are short ASCII strings made by this process
-/// (NUIDs), not attacker-chosen keys, so SipHash's flood resistance buys
-/// nothing here and costs a few hundred nanoseconds per publish.
+use stan_core::{Guid, PendingRing};
+
+/// FNV-1a, 64 bits, for keys this process makes (session handles, guids),
+/// not attacker-chosen ones: SipHash's flood resistance buys nothing there
+/// and costs a few hundred nanoseconds per lookup.
 #[derive(Default)]
 pub struct Fnv(u64);
 
@@ -26,30 +28,37 @@ impl Hasher for Fnv {
     }
 }
 
-/// guid -> the JS slot of its callback, for publishes made with a slot.
+/// guid -> the JS slot of its callback, for publishes made with a slot: a
+/// `PendingRing` in publish order (guids inline, no hash table, nothing
+/// allocated per publish; acks in publish order are found at the front).
 #[derive(Default)]
 pub struct AckSlots {
-    map: HashMap<String, u32, BuildHasherDefault<Fnv>>,
+    ring: PendingRing<u32>,
 }
 
 impl AckSlots {
-    /// Remember that the ack of `guid` goes to `slot`.
-    pub fn insert(&mut self, guid: &str, slot: u32) {
-        self.map.insert(guid.to_owned(), slot);
+    /// Remember that the ack of `guid` (newer than every guid before) goes to `slot`.
+    pub fn insert(&mut self, guid: Guid, slot: u32) {
+        self.ring.insert(guid, slot);
     }
 
     /// The slot waiting for `guid`, forgotten once taken.
     pub fn take(&mut self, guid: &str) -> Option<u32> {
-        if self.map.is_empty() {
+        if self.ring.is_empty() {
             return None;
         }
-        self.map.remove(guid)
+        self.ring.remove(&Guid::parse(guid)?)
+    }
+
+    /// The waiting guids and their slots, in publish order.
+    pub fn pending(&self) -> impl Iterator<Item = (&Guid, u32)> {
+        self.ring.iter().map(|(g, s)| (g, *s))
     }
 
     /// Slots still waiting.
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.ring.len()
     }
 }
 
@@ -60,9 +69,13 @@ mod tests {
     #[test]
     fn a_slot_is_taken_once_and_only_by_its_guid() {
         let mut s = AckSlots::default();
-        s.insert("AAAAAAAAAAAAAAAAAAAAA1", 0);
-        s.insert("AAAAAAAAAAAAAAAAAAAAA2", 7);
+        let g = |t: &str| Guid::parse(t).unwrap();
+        s.insert(g("AAAAAAAAAAAAAAAAAAAAA1"), 0);
+        s.insert(g("AAAAAAAAAAAAAAAAAAAAA2"), 7);
+        assert_eq!(s.take("not a guid"), None);
         assert_eq!(s.take("AAAAAAAAAAAAAAAAAAAAA3"), None);
+        let pending: Vec<(String, u32)> = s.pending().map(|(g, s)| (g.as_str().to_string(), s)).collect();
+        assert_eq!(pending, [("AAAAAAAAAAAAAAAAAAAAA1".to_string(), 0), ("AAAAAAAAAAAAAAAAAAAAA2".to_string(), 7)]);
         assert_eq!(s.take("AAAAAAAAAAAAAAAAAAAAA2"), Some(7));
         assert_eq!(s.take("AAAAAAAAAAAAAAAAAAAAA2"), None);
         assert_eq!(s.len(), 1);

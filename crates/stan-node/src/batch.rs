@@ -23,7 +23,7 @@
 //! | 16 NATS error | kind (0 connect failed, 1 permission, 2 other), code, text |
 //! | 17 core-NATS message (`sc.nc`) | id, reply (-1 = none), data offset, data length, subject |
 //! | 18 flushed (`sc.nc.flush`) | id, ok (0/1) |
-//! | 19 pub ack by slot (`JsStan` only) | the publish's JS slot, code (-1 = ok), text (-1) |
+//! | 19 pub ack by slot (`JsStan` only) | the publish's JS slot, guid offset in `ids`, guid length, code (-1 = ok), text (-1) |
 //!
 //! Numbers are `f64`: sequences and nanosecond timestamps above 2^53 lose
 //! precision, exactly like node-nats-streaming's `getTimestampRaw()`.
@@ -101,9 +101,12 @@ impl Outbox {
         }
     }
 
-    /// The ack of a publish made with a JS slot: the slot instead of the guid.
-    pub fn push_slot_ack(&mut self, slot: u32, result: Result<(), Error>) {
-        self.nums.extend_from_slice(&[19.0, f64::from(slot)]);
+    /// The ack of a publish made with a JS slot: the slot, and its guid (so
+    /// JS need not keep the guid string alive while the ack is pending).
+    pub fn push_slot_ack(&mut self, slot: u32, guid: &str, result: Result<(), Error>) {
+        let off = self.ids.len() as f64;
+        self.ids.push_str(guid);
+        self.nums.extend_from_slice(&[19.0, f64::from(slot), off, guid.len() as f64]);
         self.result(result);
     }
 
@@ -228,10 +231,10 @@ mod tests {
     #[test]
     fn slot_acks_carry_the_slot_and_the_error() {
         let mut o = Outbox::default();
-        o.push_slot_ack(5, Ok(()));
-        o.push_slot_ack(9, Err(Error::PublishAckTimeout));
-        assert_eq!(o.nums, [19.0, 5.0, -1.0, -1.0, 19.0, 9.0, 0.0, 1.0]);
+        o.push_slot_ack(5, "g1", Ok(()));
+        o.push_slot_ack(9, "g22", Err(Error::PublishAckTimeout));
+        assert_eq!(o.nums, [19.0, 5.0, 0.0, 2.0, -1.0, -1.0, 19.0, 9.0, 2.0, 3.0, 0.0, 1.0]);
         assert_eq!(o.strs, ["ACK_TIMEOUT", "stan: publish ack timeout"]);
-        assert!(o.ids.is_empty());
+        assert_eq!(o.ids, "g1g22");
     }
 }

@@ -12,7 +12,8 @@ use std::ops::Deref;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use napi::bindgen_prelude::{Buffer, Float64Array, Uint8ArraySlice};
+use napi::bindgen_prelude::{Buffer, BufferSlice, Float64Array, Uint8ArraySlice};
+use napi::Env;
 use napi_derive::napi;
 use stan_client::shared::SessionEvent;
 use stan_core::js::NatsErrorClass;
@@ -35,6 +36,9 @@ const SERVERS: u32 = 8;
 const CLOSED: u32 = 16;
 /// The next deadline moved since it was last reported (`nextDeadline()`).
 const DEADLINE: u32 = 32;
+
+/// Bytes of output buffer a session keeps between JS runs.
+const KEEP_OUTPUT: usize = 256 << 10;
 
 /// nats.js v1's default NATS ping interval.
 const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(120);
@@ -81,6 +85,13 @@ thread_local! {
     /// of a publish's cost on the JS thread.
     static LIVE: RefCell<HashMap<u32, Rc<Inner>, BuildHasherDefault<Fnv>>> = RefCell::default();
     static NEXT_HANDLE: Cell<u32> = const { Cell::new(0) };
+}
+
+/// `JsStan.pendingSlots()`: `slots[i]` waits for the ack of `guids[i]`.
+#[napi(object)]
+pub struct PendingSlots {
+    pub slots: Vec<u32>,
+    pub guids: Vec<String>,
 }
 
 /// One STAN connection over a socket the JS thread drives.
@@ -172,11 +183,11 @@ impl Inner {
     fn publish_with(&self, subject: &str, data: &[u8], slot: Option<u32>) -> Result<String, napi::Error<String>> {
         let mut st = self.state.borrow_mut();
         let now = self.clock.now();
-        let guid = st.session.core_mut().publish(now, subject, data).map_err(|e| errors::throw(&e))?;
+        let guid = st.session.publish(now, subject, data).map_err(|e| errors::throw(&e))?;
         if let Some(slot) = slot {
-            st.slots.insert(&guid, slot);
+            st.slots.insert(guid, slot);
         }
-        Ok(guid)
+        Ok(guid.as_str().to_string())
     }
 
     fn run<T>(&self, f: impl FnOnce(&mut Connection, Duration) -> T) -> T {
@@ -212,7 +223,7 @@ impl Inner {
         while let Some(ev) = st.session.core_mut().poll_event() {
             match ev {
                 stan_core::Event::PubAck { guid, result } => match st.slots.take(&guid) {
-                    Some(slot) => st.outbox.push_slot_ack(slot, result),
+                    Some(slot) => st.outbox.push_slot_ack(slot, &guid, result),
                     None => st.outbox.push(SessionEvent::Core(stan_core::Event::PubAck { guid, result })),
                 },
                 ev => st.outbox.push(SessionEvent::Core(ev)),
@@ -380,15 +391,19 @@ impl JsStan {
         self.flags(&mut st)
     }
 
-    /// Bytes to write now (null when none).
+    /// Bytes to write now (null when none): a copy, so the session keeps
+    /// its output buffer for the next JS run (up to `KEEP_OUTPUT` bytes of
+    /// it; a burst's larger buffer is freed at once, not at the next GC).
     #[napi]
-    pub fn take_output(&self) -> Option<Buffer> {
-        let out = self.state.borrow_mut().session.take_output();
+    pub fn take_output<'env>(&self, env: &'env Env) -> napi::Result<Option<BufferSlice<'env>>> {
+        let mut st = self.state.borrow_mut();
+        let out = st.session.output();
         if out.is_empty() {
-            None
-        } else {
-            Some(Buffer::from(out))
+            return Ok(None);
         }
+        let buf = BufferSlice::copy_from(env, out)?;
+        st.session.clear_output(KEEP_OUTPUT);
+        Ok(Some(buf))
     }
 
     /// The `poll` flags: 1 events, 2 upgrade to TLS, 4 drop the socket,
@@ -459,6 +474,14 @@ impl JsStan {
         self.publish_with(&subject, &data, slot)
     }
 
+    /// The publishes waiting in JS slots: slots and their guids, in publish order.
+    #[napi]
+    pub fn pending_slots(&self) -> PendingSlots {
+        let st = self.state.borrow();
+        let (slots, guids) = st.slots.pending().map(|(g, s)| (s, g.as_str().to_string())).unzip();
+        PendingSlots { slots, guids }
+    }
+
     #[napi]
     pub fn register_subject(&self, subject: String) -> u32 {
         let mut subjects = self.subjects.borrow_mut();
@@ -497,11 +520,10 @@ impl JsStan {
     #[napi]
     pub fn ack_many(&self, pairs: Float64Array) {
         let pairs: &[f64] = &pairs;
-        self.run(|c, _| {
-            for p in pairs.chunks_exact(2) {
-                let _ = c.ack(SubId(p[0] as u64), p[1] as u64);
-            }
-        });
+        let mut st = self.state.borrow_mut();
+        for p in pairs.chunks_exact(2) {
+            let _ = st.session.ack(SubId(p[0] as u64), p[1] as u64);
+        }
     }
 
     #[napi]

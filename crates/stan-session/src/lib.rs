@@ -26,7 +26,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use nats_wire::{ClientOp, DecodeError, Decoder, ServerOp};
 use stan_core::js::NatsErrorClass;
-use stan_core::{Connection, IncomingMessage, NatsOp, Sid};
+use stan_core::{Connection, Guid, IncomingMessage, NatsOp, Sid, SubId};
 
 pub use connect::{Auth, ConnectBuilder, Creds};
 pub use nats_wire::ConnectInfo;
@@ -111,6 +111,8 @@ pub struct NatsSession {
     nonce: Option<String>,
     url_auth: Option<(String, Option<String>)>,
     out: Vec<u8>,
+    /// Reused for a direct publish's `<prefix>.<channel>` subject.
+    subject: String,
     /// Plain publishes made while not connected, sent after `CONNECT`.
     buffered: Vec<u8>,
     /// Flushes to send once connected.
@@ -146,6 +148,7 @@ impl NatsSession {
             nonce: None,
             url_auth: None,
             out: Vec::new(),
+            subject: String::new(),
             buffered: Vec::new(),
             flushes_waiting: Vec::new(),
             subs: SubTable::default(),
@@ -384,28 +387,81 @@ impl NatsSession {
         }
     }
 
+    /// Publish on the core; once connected the PUB is encoded straight into
+    /// the output (after whatever the core had queued), with no per-publish
+    /// allocation. Errors as [`Connection::publish`].
+    pub fn publish(&mut self, now: Duration, subject: &str, data: &[u8]) -> Result<Guid, stan_core::Error> {
+        if self.link != Link::Up {
+            return self.core.publish_guid(now, subject, data);
+        }
+        self.drain_core();
+        let (out, subj) = (&mut self.out, &mut self.subject);
+        self.core.publish_into(now, subject, data, |f| {
+            subj.clear();
+            subj.push_str(f.prefix);
+            subj.push('.');
+            subj.push_str(f.channel);
+            // A subject NATS refuses is dropped; the publish's ack timeout reports it.
+            let _ = ClientOp::Pub { subject: subj, reply: Some(f.reply), payload: f.payload }.encode(out);
+        })
+    }
+
+    /// Ack message `sequence` of subscription `sub` (as [`Connection::ack`]),
+    /// encoded straight into the output once connected.
+    pub fn ack(&mut self, sub: SubId, sequence: u64) -> Result<(), stan_core::Error> {
+        if self.link != Link::Up {
+            return self.core.ack(sub, sequence);
+        }
+        self.drain_core();
+        let out = &mut self.out;
+        self.core.ack_into(sub, sequence, |f| {
+            let _ = ClientOp::Pub { subject: f.subject, reply: None, payload: f.payload }.encode(out);
+        })
+    }
+
+    /// Encode the core's queued ops into the output (once connected).
+    fn drain_core(&mut self) {
+        if self.link != Link::Up {
+            return;
+        }
+        while let Some(op) = self.core.poll_transmit() {
+            let _ = match &op {
+                NatsOp::Subscribe { sid, subject } => {
+                    self.subs.insert(sid.0, subject, None);
+                    ClientOp::Sub { subject, queue_group: None, sid: sid.0 }.encode(&mut self.out)
+                }
+                NatsOp::Unsubscribe { sid } => {
+                    self.subs.remove(sid.0);
+                    ClientOp::Unsub { sid: sid.0, max: None }.encode(&mut self.out)
+                }
+                NatsOp::Publish { subject, reply, payload } => {
+                    ClientOp::Pub { subject, reply: reply.as_deref(), payload }.encode(&mut self.out)
+                }
+            };
+        }
+    }
+
     /// Everything to send now: the NATS replies and, once connected, the
     /// core's ops. Ops that cannot be encoded (a subject with control
     /// characters) are dropped; the core's timers report their failure.
     pub fn take_output(&mut self) -> Vec<u8> {
-        if self.link == Link::Up {
-            while let Some(op) = self.core.poll_transmit() {
-                let _ = match &op {
-                    NatsOp::Subscribe { sid, subject } => {
-                        self.subs.insert(sid.0, subject, None);
-                        ClientOp::Sub { subject, queue_group: None, sid: sid.0 }.encode(&mut self.out)
-                    }
-                    NatsOp::Unsubscribe { sid } => {
-                        self.subs.remove(sid.0);
-                        ClientOp::Unsub { sid: sid.0, max: None }.encode(&mut self.out)
-                    }
-                    NatsOp::Publish { subject, reply, payload } => {
-                        ClientOp::Pub { subject, reply: reply.as_deref(), payload }.encode(&mut self.out)
-                    }
-                };
-            }
-        }
+        self.drain_core();
         std::mem::take(&mut self.out)
+    }
+
+    /// Bytes waiting to be sent (the core's queued ops encoded first).
+    pub fn output(&mut self) -> &[u8] {
+        self.drain_core();
+        &self.out
+    }
+
+    /// Forget the output after it was copied out; its buffer is kept for
+    /// the next one unless it grew past `keep` bytes (a burst).
+    pub fn clear_output(&mut self, keep: usize) {
+        self.out.clear();
+        if self.out.capacity() > keep {
+            self.out = Vec::new();
+        }
     }
 }
 

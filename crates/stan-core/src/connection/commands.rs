@@ -4,14 +4,44 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use prost::encoding::{encode_key, encode_varint, WireType};
+use stan_proto::nuid::NUID_LEN;
 
-use super::Connection;
+use super::{AckFrame, Connection, PubFrame};
 use crate::config::SubscriptionOptions;
 use crate::io::{Event, NatsOp, State, SubId, SubOp};
 use crate::pub_acks::HeldPublish;
 use crate::requests::RequestKind;
 use crate::subscriptions::{Phase, Sub};
-use crate::Error;
+use crate::{Error, Guid};
+
+/// The PubMsg protobuf (clientID 1, guid 2, subject 3, data 5, connID 6;
+/// empty fields left out, as prost does) into `buf`, replacing its contents.
+fn encode_pub_msg_into(buf: &mut Vec<u8>, client_id: &str, guid: &str, subject: &str, data: &[u8], conn_id: &[u8]) {
+    buf.clear();
+    for (tag, v) in [(1, client_id.as_bytes()), (2, guid.as_bytes()), (3, subject.as_bytes()), (5, data), (6, conn_id)]
+    {
+        if !v.is_empty() {
+            encode_key(tag, WireType::LengthDelimited, buf);
+            encode_varint(v.len() as u64, buf);
+            buf.extend_from_slice(v);
+        }
+    }
+}
+
+/// The Ack protobuf (subject 1, sequence 2) into `buf`, replacing its contents.
+fn encode_ack_into(buf: &mut Vec<u8>, subject: &str, sequence: u64) {
+    buf.clear();
+    if !subject.is_empty() {
+        encode_key(1, WireType::LengthDelimited, buf);
+        encode_varint(subject.len() as u64, buf);
+        buf.extend_from_slice(subject.as_bytes());
+    }
+    if sequence != 0 {
+        encode_key(2, WireType::Varint, buf);
+        encode_varint(sequence, buf);
+    }
+}
 
 /// A subject the session can put on the NATS wire at all.
 fn usable_subject(s: &str) -> bool {
@@ -31,6 +61,37 @@ impl Connection {
     ///
     /// `data` is borrowed: it is copied once, straight into the encoded PubMsg.
     pub fn publish(&mut self, now: Duration, subject: &str, data: impl AsRef<[u8]>) -> Result<String, Error> {
+        self.publish_guid(now, subject, data).map(|g| g.as_str().to_string())
+    }
+
+    /// [`Connection::publish`] returning the guid inline (no allocation).
+    pub fn publish_guid(&mut self, now: Duration, subject: &str, data: impl AsRef<[u8]>) -> Result<Guid, Error> {
+        self.publish_inner(now, subject, data.as_ref(), None::<fn(PubFrame<'_>)>)
+    }
+
+    /// [`Connection::publish`] where the driver encodes the PUB itself:
+    /// `emit` gets the frame (subject parts, reply, PubMsg bytes) at once
+    /// instead of a [`NatsOp::Publish`] being queued — no allocation per
+    /// publish. When ops are still queued (their order must hold) or the
+    /// handshake is not done, the publish is queued or held as usual and
+    /// `emit` is not called.
+    pub fn publish_into(
+        &mut self,
+        now: Duration,
+        subject: &str,
+        data: &[u8],
+        emit: impl FnOnce(PubFrame<'_>),
+    ) -> Result<Guid, Error> {
+        self.publish_inner(now, subject, data, Some(emit))
+    }
+
+    fn publish_inner(
+        &mut self,
+        now: Duration,
+        subject: &str,
+        data: &[u8],
+        emit: Option<impl FnOnce(PubFrame<'_>)>,
+    ) -> Result<Guid, Error> {
         let now = self.advance(now);
         if matches!(self.state, State::Closing | State::Closed) {
             return Err(Error::ConnectionClosed);
@@ -41,25 +102,31 @@ impl Connection {
         if self.pubs.len() >= self.config.max_pub_acks_inflight {
             return Err(Error::MaxInFlightReached);
         }
-        let guid = self.nuid.next_string();
-        let payload = Bytes::from(stan_proto::encode_pub_msg(
-            &self.config.client_id,
-            &guid,
-            subject,
-            data.as_ref(),
-            &self.conn_id,
-        ));
-        if self.max_payload.is_some_and(|max| payload.len() > max) {
+        let mut g = [0u8; NUID_LEN];
+        self.nuid.next_into(&mut g);
+        let guid = Guid::new(g);
+        encode_pub_msg_into(&mut self.scratch, &self.config.client_id, guid.as_str(), subject, data, &self.conn_id);
+        if self.max_payload.is_some_and(|max| self.scratch.len() > max) {
             return Err(Error::MaxPayloadExceeded);
         }
-        self.pubs.insert(guid.clone(), now + self.config.ack_timeout);
-        match &self.server {
-            Some(srv) => {
+        self.pubs.insert(guid, now + self.config.ack_timeout);
+        match (&self.server, emit) {
+            (Some(srv), Some(emit)) if self.transmits.is_empty() => emit(PubFrame {
+                prefix: &srv.pub_prefix,
+                channel: subject,
+                reply: &self.ack_subject,
+                payload: &self.scratch,
+            }),
+            (Some(srv), _) => {
                 let to = format!("{}.{}", srv.pub_prefix, subject);
                 let reply = Some(self.ack_subject.clone());
+                let payload = Bytes::copy_from_slice(&self.scratch);
                 self.publish_raw(to, reply, payload);
             }
-            None => self.pubs.hold(HeldPublish { guid: guid.clone(), channel: subject.to_string(), payload }),
+            (None, _) => {
+                let payload = Bytes::copy_from_slice(&self.scratch);
+                self.pubs.hold(HeldPublish { guid, channel: subject.to_string(), payload })
+            }
         }
         Ok(guid)
     }
@@ -126,6 +193,17 @@ impl Connection {
     /// Acknowledge message `sequence` of subscription `sub` (publishes an Ack
     /// to its ack inbox). A no-op once the subscription is closed or gone.
     pub fn ack(&mut self, sub: SubId, sequence: u64) -> Result<(), Error> {
+        self.ack_inner(sub, sequence, None::<fn(AckFrame<'_>)>)
+    }
+
+    /// [`Connection::ack`] where the driver encodes the PUB itself (as
+    /// [`Connection::publish_into`]: `emit` is called only when no op is
+    /// queued ahead; otherwise the ack is queued).
+    pub fn ack_into(&mut self, sub: SubId, sequence: u64, emit: impl FnOnce(AckFrame<'_>)) -> Result<(), Error> {
+        self.ack_inner(sub, sequence, Some(emit))
+    }
+
+    fn ack_inner(&mut self, sub: SubId, sequence: u64, emit: Option<impl FnOnce(AckFrame<'_>)>) -> Result<(), Error> {
         if self.state == State::Closed {
             return Err(Error::ConnectionClosed);
         }
@@ -133,9 +211,16 @@ impl Connection {
         if s.detached {
             return Ok(());
         }
-        let Some(ack_inbox) = s.ack_inbox.clone() else { return Ok(()) };
-        let ack = stan_proto::Ack { subject: s.channel.clone(), sequence };
-        self.publish_raw(ack_inbox, None, stan_proto::encode(&ack));
+        let Some(ack_inbox) = s.ack_inbox.as_deref() else { return Ok(()) };
+        encode_ack_into(&mut self.scratch, &s.channel, sequence);
+        match emit {
+            Some(emit) if self.transmits.is_empty() => emit(AckFrame { subject: ack_inbox, payload: &self.scratch }),
+            _ => {
+                let to = ack_inbox.to_string();
+                let payload = Bytes::copy_from_slice(&self.scratch);
+                self.publish_raw(to, None, payload);
+            }
+        }
         Ok(())
     }
 
@@ -235,6 +320,25 @@ impl Connection {
                 let to = self.server.as_ref().map(|s| s.close_requests.clone()).unwrap_or_default();
                 self.request(RequestKind::Close, to, stan_proto::encode(&req));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod encoding {
+    use super::*;
+
+    #[test]
+    fn pub_msg_and_ack_encode_as_the_protobuf_types() {
+        let mut buf = vec![9, 9, 9];
+        encode_pub_msg_into(&mut buf, "client", "GUID", "chan", b"data", b"conn");
+        assert_eq!(buf, stan_proto::encode_pub_msg("client", "GUID", "chan", b"data", b"conn"));
+        encode_pub_msg_into(&mut buf, "client", "GUID", "chan", b"", b"conn");
+        assert_eq!(buf, stan_proto::encode_pub_msg("client", "GUID", "chan", b"", b"conn"));
+        for seq in [0, 1, 300, u64::MAX] {
+            encode_ack_into(&mut buf, "chan", seq);
+            let ack = stan_proto::Ack { subject: "chan".into(), sequence: seq };
+            assert_eq!(buf, stan_proto::encode(&ack), "sequence {seq}");
         }
     }
 }

@@ -66,7 +66,8 @@ impl Connection {
         }
         while self.state != State::Closed {
             let Some(guid) = self.pubs.pop_expired(now) else { break };
-            self.events.push_back(Event::PubAck { guid, result: Err(Error::PublishAckTimeout) });
+            self.events
+                .push_back(Event::PubAck { guid: guid.as_str().to_string(), result: Err(Error::PublishAckTimeout) });
         }
         if self.state != State::Connected {
             return;

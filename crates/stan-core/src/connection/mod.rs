@@ -65,6 +65,26 @@ pub struct Connection {
     max_payload: Option<usize>,
     transmits: VecDeque<NatsOp>,
     events: VecDeque<Event>,
+    /// Reused for the PubMsg / Ack protobuf of a direct publish or ack.
+    scratch: Vec<u8>,
+}
+
+/// One publish for the driver to put on the wire itself
+/// ([`Connection::publish_into`]): `PUB <prefix>.<channel> <reply>` with `payload`.
+#[derive(Debug)]
+pub struct PubFrame<'a> {
+    pub prefix: &'a str,
+    pub channel: &'a str,
+    pub reply: &'a str,
+    pub payload: &'a [u8],
+}
+
+/// One ack for the driver to put on the wire itself
+/// ([`Connection::ack_into`]): `PUB <subject>` with `payload`.
+#[derive(Debug)]
+pub struct AckFrame<'a> {
+    pub subject: &'a str,
+    pub payload: &'a [u8],
 }
 
 impl Connection {
@@ -100,6 +120,7 @@ impl Connection {
             max_payload: None,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            scratch: Vec::new(),
         };
         for (sid, subject) in [
             (SID_HEARTBEAT, c.heartbeat_inbox.clone()),
@@ -287,7 +308,7 @@ impl Connection {
     /// Fail every outstanding publish with `err`.
     fn fail_all_pubs(&mut self, err: &Error) {
         for guid in self.pubs.take_all() {
-            self.events.push_back(Event::PubAck { guid, result: Err(err.clone()) });
+            self.events.push_back(Event::PubAck { guid: guid.as_str().to_string(), result: Err(err.clone()) });
         }
     }
 

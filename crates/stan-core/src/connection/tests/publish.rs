@@ -2,7 +2,7 @@
 //! publishes, subject checks.
 
 use super::*;
-use crate::Error;
+use crate::{Error, SubscriptionOptions};
 
 #[test]
 fn publish_sends_pubmsg_with_ack_subject_reply() {
@@ -144,4 +144,38 @@ fn publish_over_max_payload_fails_at_once_and_sends_nothing() {
     p.c.set_max_payload(0);
     p.c.publish(ms(0), "foo", vec![0u8; 4096]).unwrap();
     assert_eq!(p.c.pending_pub_acks(), 2);
+}
+
+#[test]
+fn publish_into_hands_the_frame_over_only_when_nothing_is_queued_ahead() {
+    let mut p = Peer::connected();
+    p.take_all();
+    let mut frames = Vec::new();
+    let g =
+        p.c.publish_into(ms(0), "foo", b"direct", |f| {
+            frames.push((format!("{}.{}", f.prefix, f.channel), f.reply.to_string(), f.payload.to_vec()))
+        })
+        .unwrap();
+    assert_eq!(frames.len(), 1);
+    let (to, reply, payload) = frames.pop().unwrap();
+    assert_eq!(to, "_STAN.pub.test-cluster.foo");
+    assert_eq!(reply, p.c.ack_subject());
+    let m: stan_proto::PubMsg = stan_proto::decode(&payload).unwrap();
+    assert_eq!((m.guid.as_str(), m.subject.as_str(), m.data.as_ref()), (g.as_str(), "foo", b"direct".as_ref()));
+    assert!(p.take_all().is_empty(), "nothing queued");
+    // An op queued ahead (a SUB) keeps its place: the publish is queued behind it.
+    p.c.subscribe(ms(0), "bar", SubscriptionOptions::default()).unwrap();
+    let g2 = p.c.publish_into(ms(0), "foo", b"queued", |_| panic!("must queue")).unwrap();
+    let sent: stan_proto::PubMsg = p.take("_STAN.pub.test-cluster.foo").decode();
+    assert_eq!(sent.guid, g2.as_str());
+    // Both acks match.
+    let acks = p.c.ack_subject().to_string();
+    for g in [g, g2] {
+        p.deliver(
+            &acks,
+            None,
+            stan_proto::encode(&stan_proto::PubAck { guid: g.as_str().into(), error: String::new() }),
+        );
+    }
+    assert_eq!(p.c.pending_pub_acks(), 0);
 }

@@ -307,3 +307,20 @@ fn sub_close_needs_server_support() {
     assert_eq!(p.c.close_subscription(ms(0), sub), Err(Error::NotSupportedByServer));
     assert!(p.c.unsubscribe(ms(0), sub).is_ok());
 }
+
+#[test]
+fn ack_into_hands_the_frame_over_only_when_nothing_is_queued_ahead() {
+    let mut p = Peer::quiet();
+    let (sub, _inbox) = ready(&mut p, SubscriptionOptions::default().manual_ack_mode(true));
+    p.take_all();
+    let mut frames = Vec::new();
+    p.c.ack_into(sub, 7, |f| frames.push((f.subject.to_string(), f.payload.to_vec()))).unwrap();
+    let [(to, payload)] = frames.as_slice() else { panic!("{frames:?}") };
+    assert_eq!(to, "_INBOX.ACKS");
+    let ack: stan_proto::Ack = stan_proto::decode(payload).unwrap();
+    assert_eq!((ack.subject.as_str(), ack.sequence), ("foo", 7));
+    p.c.subscribe(ms(0), "bar", SubscriptionOptions::default()).unwrap();
+    p.c.ack_into(sub, 8, |_| panic!("must queue")).unwrap();
+    let ack: stan_proto::Ack = p.take("_INBOX.ACKS").decode();
+    assert_eq!(ack.sequence, 8);
+}
