@@ -28,6 +28,21 @@ enum Internal {
 /// and output buffers).
 const MAX_BATCH: usize = 512;
 
+/// A batch of at most this many journal records, with nothing else received
+/// meanwhile, is committed on the driver's thread even when the commit blocks
+/// (fsync): see [`lone`].
+const LONE_RECORDS: usize = 4;
+
+/// Whether a blocking commit of `records` journal records is made in place
+/// rather than on a blocking thread. Off the thread, the socket is read on
+/// while the disk works, which matters when requests keep coming; for a lone
+/// request (a publish, its delivery, the previous message's ack) with nothing
+/// else received there is nothing to read, and the hand-off to the blocking
+/// pool and back would cost two thread wake-ups on top of the write.
+fn lone(records: usize, backlog: u64) -> bool {
+    records <= LONE_RECORDS && backlog == 0
+}
+
 /// Everything the driver needs besides the state.
 pub struct Driver {
     /// The data path: every request in, every reply and delivery out.
@@ -139,6 +154,7 @@ impl Driver {
         let records = st.take_records();
         let guids = st.guids.as_mut().map(|g| g.take_new()).unwrap_or_default();
         if !records.is_empty() {
+            let records_len = records.len();
             let commit = move |j: &mut dyn Journal| -> Result<(), String> {
                 for (channel, seq, guid) in &guids {
                     j.msg_guid(channel, *seq, guid);
@@ -148,7 +164,8 @@ impl Driver {
                 }
                 j.commit().map_err(|e| format!("store commit failed: {e}"))
             };
-            if self.journal.commit_blocks() {
+            let in_place = self.journal.commit_in_place_ok() && lone(records_len, self.conn.backlog());
+            if self.journal.commit_blocks() && !in_place {
                 self.off_thread(commit).await??;
             } else {
                 commit(self.journal.as_mut())?;
@@ -218,4 +235,17 @@ fn dispatch(st: &mut State, kind: Kind, subject: &str, reply: &str, p: &[u8], no
 /// Wall-clock time in Unix nanoseconds.
 pub fn wall_ns() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_small_batches_with_nothing_waiting_commit_in_place() {
+        assert!(lone(1, 0));
+        assert!(lone(LONE_RECORDS, 0));
+        assert!(!lone(LONE_RECORDS + 1, 0), "a batch of many records goes to the blocking pool");
+        assert!(!lone(1, 1), "input waiting: keep reading while the disk works");
+    }
 }

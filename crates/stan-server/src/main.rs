@@ -292,7 +292,11 @@ async fn serve(
     let state = if opts.ft_group.is_some() { "FT_ACTIVE" } else { "STANDALONE" };
     let facts = facts(opts, &server_id, started, store_type, store_recovery, state);
     let d = driver::Driver { conn, client, journal, facts, monitor_rx, out_hint: 0 };
-    d.run(st, shutdown).await?;
+    // The driver runs as a task of its own, not as this `block_on` future: the
+    // connection task waking a task queues it on this thread and it runs next,
+    // while waking the `block_on` future first polls the I/O driver once more
+    // (one extra `epoll_wait` per wake-up, i.e. per lone request).
+    tokio::spawn(d.run(st, shutdown)).await.map_err(|e| format!("the driver task failed: {e}"))??;
     let why = child_died.lock().unwrap_or_else(|e| e.into_inner()).take();
     if let (None, Some(r)) = (&why, ft_release) {
         // The store is closed: a standby may take over at once.

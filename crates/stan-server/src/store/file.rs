@@ -362,6 +362,9 @@ impl Journal for FileJournal {
     fn commit_blocks(&self) -> bool {
         self.policy == SyncPolicy::Fsync
     }
+    fn commit_in_place_ok(&self) -> bool {
+        true
+    }
 }
 
 impl Drop for FileJournal {

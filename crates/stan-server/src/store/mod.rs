@@ -96,6 +96,14 @@ pub trait Journal: Send {
     fn commit_blocks(&self) -> bool {
         false
     }
+    /// Whether a blocking [`Journal::commit`] of a small batch may still run
+    /// on the driver's thread when nothing else waits to be read (a lone
+    /// request: no hand-off to the blocking pool and back). Only plain
+    /// blocking I/O qualifies: a commit that drives an async runtime of its
+    /// own (the JetStream store) must stay off the driver's runtime thread.
+    fn commit_in_place_ok(&self) -> bool {
+        false
+    }
     /// The publish GUID of the message at `seq` of `channel`, given before
     /// its [`Record::Msg`] is appended (only when de-duplication by GUID is
     /// on, i.e. for the JetStream store). Journals that do not keep GUIDs
