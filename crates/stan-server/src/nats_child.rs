@@ -54,26 +54,6 @@ pub(crate) fn child_gogc(ours: Option<&std::ffi::OsStr>) -> Option<&'static str>
     }
 }
 
-/// Hosts with at most this many CPUs run the child with `GOMAXPROCS=1`.
-pub(crate) const SMALL_HOST_CPUS: usize = 2;
-
-/// The child's `GOMAXPROCS` when our environment sets none: 1 on a host of at
-/// most [`SMALL_HOST_CPUS`] CPUs, Go's default (the CPU count) elsewhere. On
-/// such a host the child's second Go processor competes for the same CPUs
-/// with our own thread and the clients, and what it adds is hand-offs between
-/// goroutines on different OS threads (a futex wake-up each) and contention
-/// on the client locks of the routing path; with one processor the
-/// goroutines hand work to each other on one thread. Measured on 2 vCPUs
-/// (docs/performance.md, "Session 7"): the child's CPU per message 13–25%
-/// lower on the stan-bench loads. Larger hosts were not measured, so they
-/// keep Go's default. A `GOMAXPROCS` of ours is passed on as it is.
-pub(crate) fn child_gomaxprocs(ours: Option<&std::ffi::OsStr>, cpus: usize) -> Option<&'static str> {
-    match ours {
-        None if cpus <= SMALL_HOST_CPUS => Some("1"),
-        _ => None,
-    }
-}
-
 /// The address our own connection dials for a bind address.
 fn dial_host(addr: &str) -> &str {
     match addr {
@@ -107,10 +87,6 @@ impl NatsChild {
         }
         if let Some(gogc) = child_gogc(std::env::var_os("GOGC").as_deref()) {
             cmd.env("GOGC", gogc);
-        }
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if let Some(procs) = child_gomaxprocs(std::env::var_os("GOMAXPROCS").as_deref(), cpus) {
-            cmd.env("GOMAXPROCS", procs);
         }
         let conf = Self::write_conf(opts)?;
         match (&conf, &opts.nats_config) {
@@ -307,14 +283,6 @@ mod tests {
         assert_eq!(child_gogc(None), Some("400"));
         assert_eq!(child_gogc(Some(std::ffi::OsStr::new("50"))), None, "ours is inherited");
         assert_eq!(child_gogc(Some(std::ffi::OsStr::new(""))), None);
-    }
-
-    #[test]
-    fn gomaxprocs_is_one_on_small_hosts_unless_ours_is_set() {
-        assert_eq!(child_gomaxprocs(None, 1), Some("1"));
-        assert_eq!(child_gomaxprocs(None, SMALL_HOST_CPUS), Some("1"));
-        assert_eq!(child_gomaxprocs(None, SMALL_HOST_CPUS + 1), None, "Go's default on larger hosts");
-        assert_eq!(child_gomaxprocs(Some(std::ffi::OsStr::new("2")), 2), None, "ours is inherited");
     }
 
     #[test]

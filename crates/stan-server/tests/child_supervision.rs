@@ -188,27 +188,8 @@ async fn restarted_child_keeps_its_configuration_and_dies_with_the_server() {
 
 /// The `GOGC` in `pid`'s environment, if any.
 fn gogc_of(pid: u32) -> Option<String> {
-    env_of(pid, b"GOGC=")
-}
-
-/// The value of `prefix` (`NAME=`) in `pid`'s environment, if any.
-fn env_of(pid: u32, prefix: &[u8]) -> Option<String> {
     let env = std::fs::read(format!("/proc/{pid}/environ")).expect("environ");
-    env.split(|&b| b == 0).find_map(|v| v.strip_prefix(prefix)).map(|v| String::from_utf8_lossy(v).into_owned())
-}
-
-/// On a host of at most two CPUs the child runs with `GOMAXPROCS=1` (ours,
-/// when set, is inherited instead); on a larger host it gets none of ours.
-#[test]
-fn child_gets_one_go_processor_on_a_small_host() {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let want = match std::env::var("GOMAXPROCS") {
-        Ok(v) => Some(v),
-        Err(_) if cpus <= 2 => Some("1".to_string()),
-        Err(_) => None,
-    };
-    let stan = Stan::start("sup-gomaxprocs", &[]);
-    assert_eq!(env_of(stan.nats_pid, b"GOMAXPROCS="), want);
+    env.split(|&b| b == 0).find_map(|v| v.strip_prefix(b"GOGC=")).map(|v| String::from_utf8_lossy(v).into_owned())
 }
 
 /// The child (first and restarted) runs with a larger Go GC target than
