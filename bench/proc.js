@@ -33,6 +33,17 @@ function cpuSeconds (pid) {
   return (Number(f[11]) + Number(f[12])) / ticksPerSecond()
 }
 
+/**
+ * user + system CPU seconds of this process's children that have exited and
+ * been waited for (cutime + cstime of /proc/self/stat): the delta across a
+ * run of one child is that child's CPU.
+ */
+function reapedChildrenCpuSeconds () {
+  const f = statFields('self')
+  // cutime and cstime are fields 16 and 17 of the whole line.
+  return (Number(f[13]) + Number(f[14])) / ticksPerSecond()
+}
+
 /** PIDs of the live processes whose parent is `pid`. */
 function childrenOf (pid) {
   const out = []
@@ -96,4 +107,4 @@ async function runJson (bin, args, opts) {
   }
 }
 
-module.exports = { cpuSeconds, childrenOf, alive, freePort, sleep, runToEnd, runJson, ticksPerSecond }
+module.exports = { cpuSeconds, reapedChildrenCpuSeconds, childrenOf, alive, freePort, sleep, runToEnd, runJson, ticksPerSecond }

@@ -19,6 +19,10 @@ async function comparePairs (opts, log, what, server, job) {
         out.versions[impl] = `${srv.label} ${srv.version}`
         const res = await job(srv)
         const sample = { rate: res.rate, cpuUsPerMsg: (res.cpuSeconds * 1e6) / res.perMsgs, serverCpuSeconds: res.cpuSeconds }
+        if (res.loadCpuSeconds !== undefined) {
+          sample.loadCpuUsPerMsg = (res.loadCpuSeconds * 1e6) / res.perMsgs
+          sample.busyCores = (res.cpuSeconds + res.loadCpuSeconds) / res.seconds
+        }
         out[impl].push(sample)
         log(`${what} run ${r + 1}/${opts.runs} ${srv.label}: ${JSON.stringify(sample)}`)
       })

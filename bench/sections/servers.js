@@ -3,7 +3,7 @@
 // driven by the Go client's stan-bench (1 publisher, 128 B, -mpa 512):
 // publish only, and publish + 1 subscriber; memory and file store.
 const { stanBench, expectTotal } = require('../runners')
-const { table } = require('../stats')
+const { table, median, fmt } = require('../stats')
 const { comparePairs, pairCells, PAIR_HEADER } = require('./server-pairs')
 
 const WINDOW = 512
@@ -11,6 +11,7 @@ const WINDOW = 512
 async function run (opts, log) {
   const raw = {}
   const rows = []
+  const cpuRows = []
   let versions = {}
   for (const store of ['MEMORY', 'FILE']) {
     for (const [mode, ns] of [['publish', 0], ['publish + subscribe', 1]]) {
@@ -18,11 +19,18 @@ async function run (opts, log) {
       const p = await comparePairs(opts, log, `servers ${key}`, { store }, async (srv) => {
         const b = await stanBench(opts, srv, { np: 1, ns, n: opts.n, window: WINDOW, subject: 'bench' })
         await expectTotal(srv, opts.n, `stan-bench ${mode}`)
-        return { rate: ns ? b.rates.pubSub : b.rates.pub, cpuSeconds: b.serverCpuSeconds, perMsgs: opts.n }
+        return {
+          rate: ns ? b.rates.pubSub : b.rates.pub,
+          cpuSeconds: b.serverCpuSeconds,
+          loadCpuSeconds: b.loadCpuSeconds,
+          seconds: b.seconds,
+          perMsgs: opts.n
+        }
       })
       versions = p.versions
       raw[key] = p
       rows.push([store.toLowerCase(), mode].concat(pairCells(p)))
+      cpuRows.push([store.toLowerCase(), mode].concat(cpuCells(p)))
     }
   }
   return {
@@ -33,9 +41,34 @@ async function run (opts, log) {
       'msgs/s as stan-bench reports it (publish: publisher rate; publish + subscribe: its combined Pub/Sub rate); ' +
       'server CPU = user+sys from /proc/<pid>/stat during the run (stan-server: its process and its nats-server child) per published message; ' +
       `median of ${opts.runs}, ratio = stan-server ÷ original.`,
-    lines: table(['store', 'load'].concat(PAIR_HEADER), rows),
+    lines: table(['store', 'load'].concat(PAIR_HEADER), rows).concat(
+      [
+        '',
+        'Where the CPU goes: the server and the load generator (stan-bench, its own CPU from the kernel once it exited) per published message, ' +
+          'the cores the two kept busy together ((server + stan-bench CPU) ÷ wall time of the stan-bench run, of the 2), and the ratio CPU alone predicts ' +
+          'when the run is CPU-bound: (original + stan-bench) ÷ (stan-server + stan-bench) µs per message. Medians.',
+        ''
+      ],
+      table(
+        ['store', 'load', 'stan-bench CPU µs/msg (original / stan-server)', 'cores busy (original / stan-server)', 'CPU-bound ratio'],
+        cpuRows
+      )
+    ),
     raw
   }
+}
+
+/** stan-bench's CPU per message, cores busy, and the throughput ratio the CPU per message predicts. */
+function cpuCells (p) {
+  const m = (impl, f) => median(p[impl].map(f))
+  const load = (impl) => m(impl, (x) => x.loadCpuUsPerMsg)
+  const total = (impl) => m(impl, (x) => x.cpuUsPerMsg + x.loadCpuUsPerMsg)
+  const busy = (impl) => m(impl, (x) => x.busyCores)
+  return [
+    `${fmt(load('reference'), 1)} / ${fmt(load('ours'), 1)}`,
+    `${fmt(busy('reference'), 2)} / ${fmt(busy('ours'), 2)}`,
+    `${(total('reference') / total('ours')).toFixed(2)}×`
+  ]
 }
 
 module.exports = { run }
