@@ -35,9 +35,8 @@ fn tokens<const N: usize>(line: &[u8]) -> Option<([(usize, usize); N], usize)> {
             break;
         }
         let start = i;
-        while i < line.len() && line[i] != b' ' && line[i] != b'\t' {
-            i += 1;
-        }
+        // Subjects and inboxes are long: find their end with memchr, not byte by byte.
+        i = memchr::memchr2(b' ', b'\t', &line[i..]).map_or(line.len(), |k| i + k);
         if n == N {
             return None;
         }
@@ -45,6 +44,18 @@ fn tokens<const N: usize>(line: &[u8]) -> Option<([(usize, usize); N], usize)> {
         n += 1;
     }
     Some((out, n))
+}
+
+/// The decimal number `s` (ASCII digits only, at least one), `None` if it
+/// is not one or overflows a `u64`: what `str::parse::<u64>` accepts from digits.
+fn digits(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    s.iter().try_fold(
+        0u64,
+        |v, &b| if b.is_ascii_digit() { v.checked_mul(10)?.checked_add(u64::from(b - b'0')) } else { None },
+    )
 }
 
 impl Decoder {
@@ -77,13 +88,7 @@ impl Decoder {
             4 => (t[0], t[1], Some(t[2]), t[3]),
             _ => return Err(bad("MSG", &text())),
         };
-        let num = |r: (usize, usize)| -> Option<u64> {
-            let s = &raw[r.0..r.1];
-            if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            std::str::from_utf8(s).ok()?.parse().ok()
-        };
+        let num = |r: (usize, usize)| digits(&raw[r.0..r.1]);
         let (Some(sid), Some(size)) = (num(sid), num(size).and_then(|s| usize::try_from(s).ok())) else {
             return Err(bad("MSG", &text()));
         };
@@ -185,6 +190,32 @@ mod tests {
         d.feed(b"MSG ");
         d.feed(&vec![b'a'; MAX_CONTROL_LINE + 1]);
         assert_eq!(d.next_ref(), Err(DecodeError::ControlLineTooLong(MAX_CONTROL_LINE)));
+    }
+
+    #[test]
+    fn digits_parse_as_str_parse_does() {
+        for s in [
+            "0",
+            "007",
+            "18446744073709551615",
+            "18446744073709551616",
+            "",
+            "+1",
+            "-1",
+            "1 ",
+            "12a",
+            "99999999999999999999",
+        ] {
+            let want = if s.bytes().all(|b| b.is_ascii_digit()) { s.parse::<u64>().ok() } else { None };
+            assert_eq!(digits(s.as_bytes()), want, "{s:?}");
+        }
+        let mut d = Decoder::new();
+        d.feed(b"MSG a 18446744073709551616 3\r\nabc\r\n");
+        assert!(matches!(d.next_ref(), Err(DecodeError::BadArguments { op: "MSG", .. })));
+        let mut d = Decoder::new();
+        d.feed(b"MSG a\t\t18446744073709551615  _R\t3 \r\nabc\r\n");
+        let Some(OpRef::Msg(m)) = d.next_ref().unwrap() else { panic!() };
+        assert_eq!((m.subject, m.sid, m.reply, m.payload), ("a", u64::MAX, Some("_R"), &b"abc"[..]));
     }
 
     #[test]
