@@ -22,6 +22,27 @@ pub enum OpRef<'a> {
     Other(ServerOp),
 }
 
+/// The index of the first space or tab in `line` at or after `from`
+/// (`line.len()` if none). Eight bytes at a time: subjects and inboxes are
+/// tens of bytes, too short for memchr's set-up to pay off.
+fn blank_from(line: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Bytes of `x` that are zero get their high bit set (exact for the lowest such byte).
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut i = from;
+    let mut words = line[from..].chunks_exact(8);
+    for w in &mut words {
+        let x = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+        let hits = zero(x ^ (ONES * u64::from(b' '))) | zero(x ^ (ONES * u64::from(b'\t')));
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    words.remainder().iter().position(|&b| b == b' ' || b == b'\t').map_or(line.len(), |k| i + k)
+}
+
 /// Up to `N` whitespace-separated tokens of `line` as byte ranges; `None` if there are more.
 fn tokens<const N: usize>(line: &[u8]) -> Option<([(usize, usize); N], usize)> {
     let mut out = [(0, 0); N];
@@ -35,8 +56,7 @@ fn tokens<const N: usize>(line: &[u8]) -> Option<([(usize, usize); N], usize)> {
             break;
         }
         let start = i;
-        // Subjects and inboxes are long: find their end with memchr, not byte by byte.
-        i = memchr::memchr2(b' ', b'\t', &line[i..]).map_or(line.len(), |k| i + k);
+        i = blank_from(line, i);
         if n == N {
             return None;
         }
@@ -190,6 +210,18 @@ mod tests {
         d.feed(b"MSG ");
         d.feed(&vec![b'a'; MAX_CONTROL_LINE + 1]);
         assert_eq!(d.next_ref(), Err(DecodeError::ControlLineTooLong(MAX_CONTROL_LINE)));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn blank_from_finds_the_first_space_or_tab(
+            line in proptest::collection::vec(proptest::sample::select(vec![b' ', b'\t', b'a', 0x20 ^ 0x80, 0x09 ^ 0x80, 0x21, 0x1f, 0x08, 0x0a, 0xff, 0]), 0..40),
+            from in 0usize..41,
+        ) {
+            let from = from.min(line.len());
+            let want = line[from..].iter().position(|&b| b == b' ' || b == b'\t').map_or(line.len(), |k| from + k);
+            proptest::prop_assert_eq!(blank_from(&line, from), want);
+        }
     }
 
     #[test]
