@@ -22,6 +22,27 @@ pub enum OpRef<'a> {
     Other(ServerOp),
 }
 
+/// The index of the first space or tab in `line` at or after `from`
+/// (`line.len()` if none). Eight bytes at a time: subjects and inboxes are
+/// tens of bytes, too short for memchr's set-up to pay off.
+fn blank_from(line: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Bytes of `x` that are zero get their high bit set (exact for the lowest such byte).
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut i = from;
+    let mut words = line[from..].chunks_exact(8);
+    for w in &mut words {
+        let x = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+        let hits = zero(x ^ (ONES * u64::from(b' '))) | zero(x ^ (ONES * u64::from(b'\t')));
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    words.remainder().iter().position(|&b| b == b' ' || b == b'\t').map_or(line.len(), |k| i + k)
+}
+
 /// Up to `N` whitespace-separated tokens of `line` as byte ranges; `None` if there are more.
 fn tokens<const N: usize>(line: &[u8]) -> Option<([(usize, usize); N], usize)> {
     let mut out = [(0, 0); N];
@@ -35,9 +56,7 @@ fn tokens<const N: usize>(line: &[u8]) -> Option<([(usize, usize); N], usize)> {
             break;
         }
         let start = i;
-        while i < line.len() && line[i] != b' ' && line[i] != b'\t' {
-            i += 1;
-        }
+        i = blank_from(line, i);
         if n == N {
             return None;
         }
@@ -45,6 +64,18 @@ fn tokens<const N: usize>(line: &[u8]) -> Option<([(usize, usize); N], usize)> {
         n += 1;
     }
     Some((out, n))
+}
+
+/// The decimal number `s` (ASCII digits only, at least one), `None` if it
+/// is not one or overflows a `u64`: what `str::parse::<u64>` accepts from digits.
+fn digits(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    s.iter().try_fold(
+        0u64,
+        |v, &b| if b.is_ascii_digit() { v.checked_mul(10)?.checked_add(u64::from(b - b'0')) } else { None },
+    )
 }
 
 impl Decoder {
@@ -77,13 +108,7 @@ impl Decoder {
             4 => (t[0], t[1], Some(t[2]), t[3]),
             _ => return Err(bad("MSG", &text())),
         };
-        let num = |r: (usize, usize)| -> Option<u64> {
-            let s = &raw[r.0..r.1];
-            if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            std::str::from_utf8(s).ok()?.parse().ok()
-        };
+        let num = |r: (usize, usize)| digits(&raw[r.0..r.1]);
         let (Some(sid), Some(size)) = (num(sid), num(size).and_then(|s| usize::try_from(s).ok())) else {
             return Err(bad("MSG", &text()));
         };
@@ -185,6 +210,44 @@ mod tests {
         d.feed(b"MSG ");
         d.feed(&vec![b'a'; MAX_CONTROL_LINE + 1]);
         assert_eq!(d.next_ref(), Err(DecodeError::ControlLineTooLong(MAX_CONTROL_LINE)));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn blank_from_finds_the_first_space_or_tab(
+            line in proptest::collection::vec(proptest::sample::select(vec![b' ', b'\t', b'a', 0x20 ^ 0x80, 0x09 ^ 0x80, 0x21, 0x1f, 0x08, 0x0a, 0xff, 0]), 0..40),
+            from in 0usize..41,
+        ) {
+            let from = from.min(line.len());
+            let want = line[from..].iter().position(|&b| b == b' ' || b == b'\t').map_or(line.len(), |k| from + k);
+            proptest::prop_assert_eq!(blank_from(&line, from), want);
+        }
+    }
+
+    #[test]
+    fn digits_parse_as_str_parse_does() {
+        for s in [
+            "0",
+            "007",
+            "18446744073709551615",
+            "18446744073709551616",
+            "",
+            "+1",
+            "-1",
+            "1 ",
+            "12a",
+            "99999999999999999999",
+        ] {
+            let want = if s.bytes().all(|b| b.is_ascii_digit()) { s.parse::<u64>().ok() } else { None };
+            assert_eq!(digits(s.as_bytes()), want, "{s:?}");
+        }
+        let mut d = Decoder::new();
+        d.feed(b"MSG a 18446744073709551616 3\r\nabc\r\n");
+        assert!(matches!(d.next_ref(), Err(DecodeError::BadArguments { op: "MSG", .. })));
+        let mut d = Decoder::new();
+        d.feed(b"MSG a\t\t18446744073709551615  _R\t3 \r\nabc\r\n");
+        let Some(OpRef::Msg(m)) = d.next_ref().unwrap() else { panic!() };
+        assert_eq!((m.subject, m.sid, m.reply, m.payload), ("a", u64::MAX, Some("_R"), &b"abc"[..]));
     }
 
     #[test]

@@ -252,7 +252,7 @@ impl State {
     /// that ID last), else by its client ID. A newcomer reusing a connection
     /// ID, or probing for a registered client ID, therefore does not make the
     /// server refuse the registered client's publishes.
-    pub(crate) fn is_registered(&self, client_id: &str, conn_id: &Bytes) -> bool {
+    pub(crate) fn is_registered(&self, client_id: &str, conn_id: &[u8]) -> bool {
         if conn_id.is_empty() {
             self.clients.contains_key(client_id)
         } else {

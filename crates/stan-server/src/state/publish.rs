@@ -1,19 +1,22 @@
 //! Publish: validate a PubMsg, store it on its channel (created lazily under
 //! the limits), answer the PubAck, and deliver to the channel's subscribers.
 
+use super::pub_wire::{encode_pub_ack, pub_ack_len, PubMsgRef};
 use super::{Channel, State};
 use crate::log;
 use crate::store::Record;
-use stan_proto::{errors as e, PubAck, PubMsg};
+use bytes::Bytes;
+use stan_proto::errors as e;
 
 impl State {
     /// A PubMsg arrived on `<pubPrefix>.<channel>` with NATS reply `reply`.
     pub fn handle_publish(&mut self, reply: &str, payload: &[u8], now: u64, wall_ns: i64) {
-        let Some(pm) = stan_proto::decode::<PubMsg>(payload) else {
+        // Borrowed from the request: only the stored body (and a reply, if any) is allocated.
+        let Some(pm) = PubMsgRef::decode(payload) else {
             log::debug(format_args!("Invalid publish request ({} bytes)", payload.len()));
-            return self.pub_ack(reply, String::new(), e::SRV_INVALID_PUB_REQ);
+            return self.pub_ack(reply, "", e::SRV_INVALID_PUB_REQ);
         };
-        if pm.guid.is_empty() || !stan_proto::is_valid_channel(&pm.subject) || !self.publisher_known(&pm) {
+        if pm.guid.is_empty() || !stan_proto::is_valid_channel(pm.subject) || !self.publisher_known(&pm) {
             log::debug(format_args!(
                 "[Client:{}] Invalid publish request on {:?} (guid {:?})",
                 pm.client_id, pm.subject, pm.guid
@@ -32,11 +35,11 @@ impl State {
             ));
             return self.pub_ack(reply, pm.guid, "stan: message too large for the store");
         }
-        if let Err(text) = self.channel_or_create(&pm.subject) {
+        if let Err(text) = self.channel_or_create(pm.subject) {
             let text = if text == e::SRV_INVALID_SUBJECT { e::SRV_INVALID_PUB_REQ } else { text };
             return self.pub_ack(reply, pm.guid, text);
         }
-        if let Some(seq) = self.guids.as_ref().and_then(|g| g.seen(&pm.subject, &pm.guid)) {
+        if let Some(seq) = self.guids.as_ref().and_then(|g| g.seen(pm.subject, pm.guid)) {
             // A retry of a stored message (its PubAck was lost): stored once, acknowledged again.
             log::debug(format_args!(
                 "[Client:{}] Duplicate publish of guid {} on {} (sequence {seq}): not stored again",
@@ -48,11 +51,11 @@ impl State {
         self.counters.in_bytes += pm.data.len() as u64;
         let limits = self.cfg.limits;
         let persist = self.cfg.persist;
-        let ch = self.channels.get_mut(&pm.subject).expect("created above");
-        let m = ch.log.append(wall_ns, pm.reply, pm.data);
+        let ch = self.channels.get_mut(pm.subject).expect("created above");
+        let m = ch.log.append(wall_ns, pm.reply.to_string(), Bytes::copy_from_slice(pm.data));
         if persist {
             self.records.push(Record::Msg {
-                channel: pm.subject.clone(),
+                channel: pm.subject.to_string(),
                 sequence: m.sequence,
                 timestamp: m.timestamp,
                 reply: m.reply.clone(),
@@ -60,24 +63,26 @@ impl State {
             });
         }
         if let Some(g) = self.guids.as_mut() {
-            g.published(&pm.subject, &pm.guid, m.sequence, wall_ns);
+            g.published(pm.subject, pm.guid, m.sequence, wall_ns);
         }
         log::trace(format_args!("[Client:{}] Received message {} on {}", pm.client_id, m.sequence, pm.subject));
         if let Some(first) = ch.log.enforce(&limits, wall_ns) {
-            self.record(|| Record::MsgsTruncated { channel: pm.subject.clone(), first_seq: first });
+            self.record(|| Record::MsgsTruncated { channel: pm.subject.to_string(), first_seq: first });
         }
-        self.channel_activity(&pm.subject, now);
+        self.channel_activity(pm.subject, now);
         self.pub_ack(reply, pm.guid, "");
-        self.deliver_channel(&pm.subject, now);
+        self.deliver_channel(pm.subject, now);
     }
 
-    fn publisher_known(&self, pm: &PubMsg) -> bool {
-        self.is_registered(&pm.client_id, &pm.conn_id)
+    fn publisher_known(&self, pm: &PubMsgRef) -> bool {
+        self.is_registered(pm.client_id, pm.conn_id)
     }
 
-    fn pub_ack(&mut self, reply: &str, guid: String, error: &str) {
-        let ack = PubAck { guid, error: error.to_string() };
-        self.reply(reply, &ack);
+    /// Answer a PubAck (encoded in place, the bytes prost writes for `PubAck`).
+    fn pub_ack(&mut self, reply: &str, guid: &str, error: &str) {
+        if !reply.is_empty() {
+            self.out.publish(reply, pub_ack_len(guid, error), |b| encode_pub_ack(guid, error, b));
+        }
     }
 
     /// Look a channel up, creating it (and recording it) when allowed.
