@@ -50,23 +50,25 @@ function parseStanBench (out) {
 
 /**
  * stan-bench with `np` publishers and `ns` subscribers on `subject`, `n`
- * messages in all. Resolves {rates, seconds, serverCpuSeconds, loadCpuSeconds}:
+ * messages in all. Resolves {rates, seconds, serverCpuSeconds, childCpuSeconds, loadCpuSeconds}:
  * the server's CPU time (all its processes) from just before the start to the
- * end, and stan-bench's own.
+ * end, the part of it in stan-server's nats-server child, and stan-bench's own.
  */
 async function stanBench (opts, srv, { np, ns, n, size = 128, window = 512, subject }) {
   const args = ['-s', srv.url, '-c', srv.cluster, '-id', 'bench', '-np', np, '-ns', ns, '-n', n, '-ms', size, '-mpa', window, subject]
   const cpu0 = srv.cpu()
+  const child0 = srv.childCpu()
   const load0 = reapedChildrenCpuSeconds()
   const { stdout, seconds } = await runToEnd(stanBenchBin(), args.map(String), {
     timeoutMs: opts.timeoutMs,
     label: `stan-bench -np ${np} -ns ${ns} on ${srv.label}`
   })
   const serverCpuSeconds = srv.cpu() - cpu0
+  const childCpuSeconds = srv.childCpu() - child0
   const loadCpuSeconds = reapedChildrenCpuSeconds() - load0
   const rates = parseStanBench(stdout)
   if (rates.pub === null || (ns > 0 && rates.sub === null)) throw new Error(`bench: unexpected stan-bench output: ${stdout.trim()}`)
-  return { rates, seconds, serverCpuSeconds, loadCpuSeconds }
+  return { rates, seconds, serverCpuSeconds, childCpuSeconds, loadCpuSeconds }
 }
 
 /** The raw request/reply ceiling on the server's NATS port: {n, window, size, seconds, rate}. */

@@ -94,6 +94,10 @@ async function startServer (o = {}) {
     cpu () {
       return pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0)
     },
+    /** CPU seconds of stan-server's nats-server child so far (0 for the original: NATS is embedded). */
+    childCpu () {
+      return pids.slice(1).reduce((sum, pid) => sum + cpuSeconds(pid), 0)
+    },
     serverz () {
       return getJson(`${srv.monitor}/streaming/serverz`)
     },

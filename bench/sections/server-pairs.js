@@ -22,6 +22,7 @@ async function comparePairs (opts, log, what, server, job) {
         if (res.loadCpuSeconds !== undefined) {
           sample.loadCpuUsPerMsg = (res.loadCpuSeconds * 1e6) / res.perMsgs
           sample.busyCores = (res.cpuSeconds + res.loadCpuSeconds) / res.seconds
+          sample.childCpuUsPerMsg = ((res.childCpuSeconds || 0) * 1e6) / res.perMsgs
         }
         out[impl].push(sample)
         log(`${what} run ${r + 1}/${opts.runs} ${srv.label}: ${JSON.stringify(sample)}`)
