@@ -39,8 +39,7 @@ const REPLY_SIZE: usize = 32;
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let args = match args::Args::parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(msg) => {
@@ -48,15 +47,13 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    if let Some(subject) = &args.respond {
-        if let Err(e) = respond::run(&args.url, subject) {
-            eprintln!("nats-raw-bench: {e}");
-            std::process::exit(1);
-        }
-        return;
-    }
-    match run(&args).await {
-        Ok(seconds) => println!(
+    // The responder is one blocking thread: no runtime to start (or block).
+    let result = match &args.respond {
+        Some(subject) => respond::run(&args.url, subject).map(|()| None),
+        None => tokio::runtime::Runtime::new().map_err(BoxError::from).and_then(|rt| rt.block_on(run(&args))).map(Some),
+    };
+    match result {
+        Ok(Some(seconds)) => println!(
             "{{\"n\":{},\"window\":{},\"size\":{},\"seconds\":{:.6},\"rate\":{:.1}}}",
             args.n,
             args.window,
@@ -64,6 +61,7 @@ async fn main() {
             seconds,
             args.n as f64 / seconds
         ),
+        Ok(None) => {}
         Err(e) => {
             eprintln!("nats-raw-bench: {e}");
             std::process::exit(1);
