@@ -7,6 +7,7 @@
 //!
 //! It does no I/O and has no async runtime, so it builds for `wasm32`.
 
+pub mod borrowed;
 pub mod errors;
 pub mod messages;
 pub mod nuid;

@@ -208,19 +208,10 @@ pub fn encode<M: prost::Message>(m: &M) -> Vec<u8> {
 /// Encode a PubMsg straight from borrowed parts (same bytes as encoding a
 /// [`PubMsg`] with these fields): the payload is copied once, into the result.
 pub fn encode_pub_msg(client_id: &str, guid: &str, subject: &str, data: &[u8], conn_id: &[u8]) -> Vec<u8> {
-    use prost::encoding::{encode_key, encode_varint, encoded_len_varint, key_len, WireType};
-    let fields: [(u32, &[u8]); 5] =
-        [(1, client_id.as_bytes()), (2, guid.as_bytes()), (3, subject.as_bytes()), (5, data), (6, conn_id)];
-    let field_len = |tag: u32, v: &[u8]| key_len(tag) + encoded_len_varint(v.len() as u64) + v.len();
-    let len = fields.iter().filter(|(_, v)| !v.is_empty()).map(|&(t, v)| field_len(t, v)).sum();
+    use crate::borrowed::{bytes_field_len, encode_pub_msg_into, pub_msg_fields};
+    let len = pub_msg_fields(client_id, guid, subject, data, conn_id).iter().map(|&(t, v)| bytes_field_len(t, v)).sum();
     let mut buf = Vec::with_capacity(len);
-    for (tag, v) in fields {
-        if !v.is_empty() {
-            encode_key(tag, WireType::LengthDelimited, &mut buf);
-            encode_varint(v.len() as u64, &mut buf);
-            buf.extend_from_slice(v);
-        }
-    }
+    encode_pub_msg_into(&mut buf, client_id, guid, subject, data, conn_id);
     buf
 }
 

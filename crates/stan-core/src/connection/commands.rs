@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use prost::encoding::{encode_key, encode_varint, WireType};
+use stan_proto::borrowed::{encode_ack_into, encode_pub_msg_into};
 use stan_proto::nuid::NUID_LEN;
 
 use super::{AckFrame, Connection, PubFrame};
@@ -14,34 +14,6 @@ use crate::pub_acks::HeldPublish;
 use crate::requests::RequestKind;
 use crate::subscriptions::{Phase, Sub};
 use crate::{Error, Guid};
-
-/// The PubMsg protobuf (clientID 1, guid 2, subject 3, data 5, connID 6;
-/// empty fields left out, as prost does) into `buf`, replacing its contents.
-fn encode_pub_msg_into(buf: &mut Vec<u8>, client_id: &str, guid: &str, subject: &str, data: &[u8], conn_id: &[u8]) {
-    buf.clear();
-    for (tag, v) in [(1, client_id.as_bytes()), (2, guid.as_bytes()), (3, subject.as_bytes()), (5, data), (6, conn_id)]
-    {
-        if !v.is_empty() {
-            encode_key(tag, WireType::LengthDelimited, buf);
-            encode_varint(v.len() as u64, buf);
-            buf.extend_from_slice(v);
-        }
-    }
-}
-
-/// The Ack protobuf (subject 1, sequence 2) into `buf`, replacing its contents.
-fn encode_ack_into(buf: &mut Vec<u8>, subject: &str, sequence: u64) {
-    buf.clear();
-    if !subject.is_empty() {
-        encode_key(1, WireType::LengthDelimited, buf);
-        encode_varint(subject.len() as u64, buf);
-        buf.extend_from_slice(subject.as_bytes());
-    }
-    if sequence != 0 {
-        encode_key(2, WireType::Varint, buf);
-        encode_varint(sequence, buf);
-    }
-}
 
 /// A subject the session can put on the NATS wire at all.
 fn usable_subject(s: &str) -> bool {
@@ -320,25 +292,6 @@ impl Connection {
                 let to = self.server.as_ref().map(|s| s.close_requests.clone()).unwrap_or_default();
                 self.request(RequestKind::Close, to, stan_proto::encode(&req));
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod encoding {
-    use super::*;
-
-    #[test]
-    fn pub_msg_and_ack_encode_as_the_protobuf_types() {
-        let mut buf = vec![9, 9, 9];
-        encode_pub_msg_into(&mut buf, "client", "GUID", "chan", b"data", b"conn");
-        assert_eq!(buf, stan_proto::encode_pub_msg("client", "GUID", "chan", b"data", b"conn"));
-        encode_pub_msg_into(&mut buf, "client", "GUID", "chan", b"", b"conn");
-        assert_eq!(buf, stan_proto::encode_pub_msg("client", "GUID", "chan", b"", b"conn"));
-        for seq in [0, 1, 300, u64::MAX] {
-            encode_ack_into(&mut buf, "chan", seq);
-            let ack = stan_proto::Ack { subject: "chan".into(), sequence: seq };
-            assert_eq!(buf, stan_proto::encode(&ack), "sequence {seq}");
         }
     }
 }

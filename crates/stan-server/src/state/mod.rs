@@ -15,7 +15,6 @@ pub mod guids;
 mod inactivity;
 mod output;
 mod pending;
-mod pub_wire;
 mod publish;
 pub mod recovery;
 mod shared_msg;

@@ -1,11 +1,11 @@
 //! Publish: validate a PubMsg, store it on its channel (created lazily under
 //! the limits), answer the PubAck, and deliver to the channel's subscribers.
 
-use super::pub_wire::{encode_pub_ack, pub_ack_len, PubMsgRef};
 use super::{Channel, State};
 use crate::log;
 use crate::store::Record;
 use bytes::Bytes;
+use stan_proto::borrowed::{encode_pub_ack, pub_ack_len, PubMsgRef};
 use stan_proto::errors as e;
 
 impl State {
