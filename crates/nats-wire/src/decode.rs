@@ -102,7 +102,7 @@ impl Decoder {
         let line_end = nl + 1; // bytes of the control line including its terminator
         let raw = &self.buf[..nl];
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let text = std::str::from_utf8(raw).map_err(|_| DecodeError::NotUtf8)?;
+        let text = crate::utf8(raw).ok_or(DecodeError::NotUtf8)?;
         let text = text.trim_start();
         let (op, args) = match text.find([' ', '\t']) {
             Some(i) => (&text[..i], text[i..].trim()),

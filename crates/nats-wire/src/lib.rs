@@ -21,9 +21,11 @@ mod encode;
 mod error;
 mod headers;
 mod server_op;
+mod text;
 
 pub use decode::{Decoder, MsgRef, OpRef, DEFAULT_MAX_PAYLOAD, MAX_CONTROL_LINE};
 pub use encode::{encode_pub_with, ClientOp, ConnectInfo};
 pub use error::{DecodeError, EncodeError};
 pub use headers::Headers;
 pub use server_op::{Msg, ServerInfo, ServerOp};
+pub use text::utf8;

@@ -27,8 +27,18 @@ impl<'a> PubMsgRef<'a> {
     /// key, varint and skipping here).
     pub fn decode(mut buf: &'a [u8]) -> Option<PubMsgRef<'a>> {
         let mut m = PubMsgRef::default();
-        while !buf.is_empty() {
-            let (tag, wire_type) = decode_key(&mut buf).ok()?;
+        while let Some(&first) = buf.first() {
+            // Keys and lengths below 128 are one byte (every field here but a
+            // large `data`): read in place; anything longer goes through prost.
+            let (tag, wire_type) = if first < 0x80 {
+                buf = &buf[1..];
+                if first < 8 {
+                    return None; // tag 0
+                }
+                (u32::from(first >> 3), WireType::try_from(u64::from(first & 7)).ok()?)
+            } else {
+                decode_key(&mut buf).ok()?
+            };
             if !matches!(tag, 1..=6 | 10) {
                 skip_field(wire_type, tag, &mut buf, DecodeContext::default()).ok()?;
                 continue;
@@ -36,10 +46,16 @@ impl<'a> PubMsgRef<'a> {
             if wire_type != WireType::LengthDelimited {
                 return None;
             }
-            let len = decode_varint(&mut buf).ok()?;
+            let len = match buf.first() {
+                Some(&l) if l < 0x80 => {
+                    buf = &buf[1..];
+                    u64::from(l)
+                }
+                _ => decode_varint(&mut buf).ok()?,
+            };
             let value = buf.get(..usize::try_from(len).ok()?)?;
             buf = &buf[value.len()..];
-            let text = || std::str::from_utf8(value).ok();
+            let text = || nats_wire::utf8(value);
             match tag {
                 1 => m.client_id = text()?,
                 2 => m.guid = text()?,

@@ -115,12 +115,15 @@ impl Driver {
             tokio::select! {
                 r = self.conn.ready() => {
                     r?;
-                    // One clock reading per batch (ack-wait and heartbeat deadlines are in ms).
+                    // One reading of each clock per batch: ack-wait and heartbeat
+                    // deadlines are in ms, and a channel gives the messages of one
+                    // batch strictly increasing timestamps from the batch's wall
+                    // time (`MsgLog::append`), as a clock read per message would.
                     // One socket: requests are handled in the order nats-server
                     // received them (a client's acks and publishes before its close).
-                    let now = now_ms();
+                    let (now, wall) = (now_ms(), wall_ns());
                     self.conn.take_batch(MAX_BATCH, |kind, subject, reply, payload| {
-                        dispatch(&mut st, kind, subject, reply, payload, now)
+                        dispatch(&mut st, kind, subject, reply, payload, now, wall)
                     });
                 }
                 Some(ev) = irx.recv() => match ev {
@@ -219,12 +222,12 @@ impl Driver {
     }
 }
 
-fn dispatch(st: &mut State, kind: Kind, subject: &str, reply: &str, p: &[u8], now: u64) {
+fn dispatch(st: &mut State, kind: Kind, subject: &str, reply: &str, p: &[u8], now: u64, wall: i64) {
     match kind {
         Kind::Connect => st.handle_connect(reply, p, now),
         Kind::Ping => st.handle_ping(reply, p, now),
-        Kind::Publish => st.handle_publish(reply, p, now, wall_ns()),
-        Kind::Subscribe => st.handle_subscribe(reply, p, now, wall_ns()),
+        Kind::Publish => st.handle_publish(reply, p, now, wall),
+        Kind::Subscribe => st.handle_subscribe(reply, p, now, wall),
         Kind::Unsubscribe => st.handle_unsubscribe(reply, p, false, now),
         Kind::SubClose => st.handle_unsubscribe(reply, p, true, now),
         Kind::Close => st.handle_close(reply, p, now),

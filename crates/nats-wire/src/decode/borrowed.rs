@@ -24,23 +24,32 @@ pub enum OpRef<'a> {
 
 /// The index of the first space or tab in `line` at or after `from`
 /// (`line.len()` if none). Eight bytes at a time: subjects and inboxes are
-/// tens of bytes, too short for memchr's set-up to pay off.
+/// tens of bytes, too short for memchr's set-up to pay off. One test per
+/// word finds the bytes below `!` (spaces, tabs and the control bytes, which
+/// no subject has in practice); only such a byte is looked at on its own.
 fn blank_from(line: &[u8], from: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
-    // Bytes of `x` that are zero get their high bit set (exact for the lowest such byte).
-    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    // The high bit of each byte of `x` below `!`; exact for the lowest such
+    // byte (borrows only run upwards), which is all that is used.
+    let low = |x: u64| x.wrapping_sub(ONES * u64::from(b'!')) & !x & HIGHS;
+    let is_blank = |b: u8| b == b' ' || b == b'\t';
     let mut i = from;
-    let mut words = line[from..].chunks_exact(8);
-    for w in &mut words {
-        let x = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-        let hits = zero(x ^ (ONES * u64::from(b' '))) | zero(x ^ (ONES * u64::from(b'\t')));
-        if hits != 0 {
-            return i + (hits.trailing_zeros() / 8) as usize;
+    while i + 8 <= line.len() {
+        let x = u64::from_le_bytes(line[i..i + 8].try_into().expect("8 bytes"));
+        let hits = low(x);
+        if hits == 0 {
+            i += 8;
+            continue;
         }
-        i += 8;
+        let at = i + (hits.trailing_zeros() / 8) as usize;
+        if is_blank(line[at]) {
+            return at;
+        }
+        // A control byte inside the token: go on after it.
+        i = at + 1;
     }
-    words.remainder().iter().position(|&b| b == b' ' || b == b'\t').map_or(line.len(), |k| i + k)
+    line[i..].iter().position(|&b| is_blank(b)).map_or(line.len(), |k| i + k)
 }
 
 /// Up to `N` whitespace-separated tokens of `line` as byte ranges; `None` if there are more.
@@ -116,7 +125,7 @@ impl Decoder {
         self.consumed = total;
         // Offsets into `buf`: the line's fields start 4 bytes in.
         let buf = &self.buf[..];
-        let text_at = |r: (usize, usize)| std::str::from_utf8(&buf[4 + r.0..4 + r.1]).map_err(|_| DecodeError::NotUtf8);
+        let text_at = |r: (usize, usize)| crate::utf8(&buf[4 + r.0..4 + r.1]).ok_or(DecodeError::NotUtf8);
         let subject = text_at(subject)?;
         let reply = reply.map(text_at).transpose()?;
         Ok(Some(OpRef::Msg(MsgRef { subject, sid, reply, payload: &buf[line_end..line_end + size] })))

@@ -298,7 +298,9 @@ pub struct State {
     pub cfg: Config,
     pub subjects: Subjects,
     pub clients: BTreeMap<String, Client>,
-    conn_ids: HashMap<Bytes, String>,
+    /// Client by connection ID (every publish looks its own up): a fast
+    /// hasher, seeded per process since the IDs come from clients.
+    conn_ids: HashMap<Bytes, String, foldhash::fast::RandomState>,
     pub channels: BTreeMap<String, Channel>,
     pub subs: SubMap<Sub>,
     ack_inboxes: InboxMap<SubId>,
@@ -326,7 +328,7 @@ impl State {
             cfg,
             subjects,
             clients: BTreeMap::new(),
-            conn_ids: HashMap::new(),
+            conn_ids: HashMap::default(),
             channels: BTreeMap::new(),
             subs: SubMap::default(),
             ack_inboxes: InboxMap::default(),

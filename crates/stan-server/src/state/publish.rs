@@ -16,7 +16,9 @@ impl State {
             log::debug(format_args!("Invalid publish request ({} bytes)", payload.len()));
             return self.pub_ack(reply, "", e::SRV_INVALID_PUB_REQ);
         };
-        if pm.guid.is_empty() || !stan_proto::is_valid_channel(pm.subject) || !self.publisher_known(&pm) {
+        // A channel that exists has a valid name (checked when it was created).
+        let valid_channel = || self.channels.contains_key(pm.subject) || stan_proto::is_valid_channel(pm.subject);
+        if pm.guid.is_empty() || !valid_channel() || !self.publisher_known(&pm) {
             log::debug(format_args!(
                 "[Client:{}] Invalid publish request on {:?} (guid {:?})",
                 pm.client_id, pm.subject, pm.guid

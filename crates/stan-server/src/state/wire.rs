@@ -114,7 +114,7 @@ fn canonical_ack_sequence(mut buf: &[u8]) -> Option<u64> {
         buf = rest;
         let len = decode_varint(&mut buf).ok()?;
         let subject = buf.get(..usize::try_from(len).ok()?)?;
-        std::str::from_utf8(subject).ok()?;
+        nats_wire::utf8(subject)?;
         buf = &buf[subject.len()..];
     }
     let mut sequence = 0;
