@@ -23,7 +23,8 @@ function newestSource () {
       newest = Math.max(newest, st.mtimeMs)
     }
   }
-  for (const c of ['stan-node', 'stan-client', 'stan-core', 'stan-proto']) visit(path.join(root, 'crates', c))
+  // The addon's crate and every workspace crate it depends on.
+  for (const c of ['stan-node', 'stan-client', 'stan-session', 'stan-core', 'stan-proto', 'nats-wire']) visit(path.join(root, 'crates', c))
   for (const f of ['Cargo.toml', 'Cargo.lock']) newest = Math.max(newest, fs.statSync(path.join(root, f)).mtimeMs)
   return newest
 }
