@@ -17,8 +17,8 @@ impl State {
             return self.pub_ack(reply, "", e::SRV_INVALID_PUB_REQ);
         };
         // A channel that exists has a valid name (checked when it was created).
-        let valid_channel = || self.channels.contains_key(pm.subject) || stan_proto::is_valid_channel(pm.subject);
-        if pm.guid.is_empty() || !valid_channel() || !self.publisher_known(&pm) {
+        let known = self.channels.contains_key(pm.subject);
+        if pm.guid.is_empty() || !(known || stan_proto::is_valid_channel(pm.subject)) || !self.publisher_known(&pm) {
             log::debug(format_args!(
                 "[Client:{}] Invalid publish request on {:?} (guid {:?})",
                 pm.client_id, pm.subject, pm.guid
@@ -37,9 +37,11 @@ impl State {
             ));
             return self.pub_ack(reply, pm.guid, "stan: message too large for the store");
         }
-        if let Err(text) = self.channel_or_create(pm.subject) {
-            let text = if text == e::SRV_INVALID_SUBJECT { e::SRV_INVALID_PUB_REQ } else { text };
-            return self.pub_ack(reply, pm.guid, text);
+        if !known {
+            if let Err(text) = self.channel_or_create(pm.subject) {
+                let text = if text == e::SRV_INVALID_SUBJECT { e::SRV_INVALID_PUB_REQ } else { text };
+                return self.pub_ack(reply, pm.guid, text);
+            }
         }
         if let Some(seq) = self.guids.as_ref().and_then(|g| g.seen(pm.subject, pm.guid)) {
             // A retry of a stored message (its PubAck was lost): stored once, acknowledged again.
