@@ -27,9 +27,10 @@ sleep 0.5
 valgrind --tool=callgrind --callgrind-out-file="$OUT" "$SRV" -ns "nats://127.0.0.1:$PORT" -st "$STORE" --dir "$DIR/store" >"$DIR/log" 2>&1 &
 SRV_PID=$!
 for _ in $(seq 1 300); do grep -q "Streaming Server is ready" "$DIR/log" && break; sleep 0.1; done
-"$BENCH" -s "nats://127.0.0.1:$PORT" -np 1 -ns "$NS" -n "$N" -ms 128 -mpa 512 bench 2>&1 | grep 'msgs/sec' | head -1
+"$BENCH" -s "nats://127.0.0.1:$PORT" -np 1 -ns "$NS" -n "$N" -ms 128 -mpa 512 bench >"$DIR/bench.out" 2>&1
+grep -m1 'msgs/sec' "$DIR/bench.out" || true
 kill -INT "$SRV_PID"; wait "$SRV_PID" 2>/dev/null || true
 SRV_PID=
 TOTAL=$(callgrind_annotate "$OUT" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
 echo "stan-server: $TOTAL instructions, $((TOTAL / N)) per message ($OUT)"
-callgrind_annotate "$OUT" 2>/dev/null | sed -n '/file:function/,$p' | sed -n 3,15p | cut -c1-160
+callgrind_annotate "$OUT" 2>/dev/null | sed -n '/file:function/,$p' | sed -n 3,15p | cut -c1-160 || true
