@@ -84,6 +84,19 @@ function rawLatency (opts, srv, { n, size = 128 }) {
   return runJson(process.execPath, args.map(String), { timeoutMs: opts.timeoutMs, env, label: 'latency floor (raw-latency.js)' })
 }
 
+const rustLatencyBin = () =>
+  toolBin(
+    'STAN_RUST_LATENCY_BIN',
+    path.join(ROOT, 'target', 'release', 'examples', 'latency'),
+    'run `cargo build --release -p stan-client --example latency`'
+  )
+
+/** The Rust client's one-at-a-time latency (crates/stan-client/examples/latency.rs): {n, p50, p99}. */
+function rustLatency (opts, srv, { subject, n }) {
+  const args = [srv.url, srv.cluster, subject, n]
+  return runJson(rustLatencyBin(), args.map(String), { timeoutMs: opts.timeoutMs, label: 'stan-rs Rust client latency' })
+}
+
 /** Fail unless the server holds `want` messages in all (a fresh server per run). */
 async function expectTotal (srv, want, what) {
   const z = await srv.serverz()
@@ -97,4 +110,4 @@ async function expectChannel (srv, channel, want, what) {
   if (got !== want) throw new Error(`bench: ${srv.label} holds ${got} messages on ${channel} after ${what}, expected ${want}`)
 }
 
-module.exports = { CLIENTS, nodeClient, stanBench, parseStanBench, rawBench, rawLatency, stanBenchBin, rawBenchBin, expectTotal, expectChannel }
+module.exports = { CLIENTS, nodeClient, stanBench, parseStanBench, rawBench, rawLatency, rustLatency, stanBenchBin, rawBenchBin, expectTotal, expectChannel }
