@@ -8,8 +8,9 @@
 //             one-at-a-time latency, client CPU per message, peak RSS, at each window
 //   payloads  publish by payload size (128 B, 1 KiB, 64 KiB)
 //   raw       the raw NATS request/reply ceiling (crates/nats-raw-bench) vs our publish
-//   latency   one-at-a-time latency of both clients next to its floor on the same
-//             nats-server (bench/raw-latency.js: bare socket ↔ echo responder)
+//   latency   one-at-a-time latency of both clients and of the Rust client under
+//             ours (crates/stan-client/examples/latency.rs) next to its floor on the
+//             same nats-server (bench/raw-latency.js: bare socket ↔ echo responder)
 //   servers   stan-server vs the original nats-streaming-server with stan-bench,
 //             memory and file store; server CPU per message
 //   scaling   1/10/100 publishers, 1/10/100 subscribers, 1/1,000 channels
