@@ -1,10 +1,11 @@
 'use strict'
 // Section "latency": the one-at-a-time publish→message round trip of both
 // Node clients and of the Rust client under the Node package
-// (crates/stan-client/examples/latency.rs) next to its floor on the same nats-server (bench/raw-latency.js:
-// a bare-socket request from Node to an echo responder in its own process —
-// the same hops as a STAN round trip with no client and no server work), in
-// rotating triples on a fresh server per repetition. It says how far any
+// (crates/stan-client/examples/latency.rs) next to its floor on the same
+// nats-server (bench/raw-latency.js: a bare-socket request from Node to an
+// echo responder in its own process — the same hops as a STAN round trip
+// with no client and no server work), in rotating rounds of the four on a
+// fresh server per repetition. It says how far any
 // client could get: the floor ÷ node-nats-streaming is the best ratio a
 // client costing nothing on a server costing nothing would reach.
 const { withServer } = require('../servers')

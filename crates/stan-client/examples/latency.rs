@@ -18,7 +18,16 @@ async fn main() -> Result<(), stan_client::Error> {
     let url = args.next().unwrap_or_else(|| "nats://127.0.0.1:4222".into());
     let cluster = args.next().unwrap_or_else(|| "test-cluster".into());
     let subject = args.next().unwrap_or_else(|| format!("lat.rust.{}", std::process::id()));
-    let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(5000);
+    let n: usize = match args.next() {
+        None => 5000,
+        Some(s) => match s.parse() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                eprintln!("latency: n must be a positive integer, got {s:?}");
+                std::process::exit(2);
+            }
+        },
+    };
     let warmup = n.min(200);
     let id = format!("latency-{}", std::process::id());
     let sc = connect(&cluster, &id, Options::new().url(url)).await?;

@@ -22,24 +22,21 @@ struct Tmpfs {
 impl Tmpfs {
     fn mount(size: &str) -> Option<Tmpfs> {
         let dir = tempfile::tempdir().ok()?;
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then_some(Tmpfs { dir })
+        mount(&["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"], dir.path()).then_some(Tmpfs { dir })
     }
 
     /// Resizes the mounted tmpfs in place to `size` (its files stay).
     fn grow(&self, size: &str) {
-        let ok = Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(self.dir.path())
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "remounting the tmpfs with size={size} failed");
+        assert!(
+            mount(&["-o", &format!("remount,size={size}")], self.dir.path()),
+            "remounting the tmpfs with size={size} failed"
+        );
     }
+}
+
+/// `mount <args> <dir>`, quietly: whether it succeeded.
+fn mount(args: &[&str], dir: &std::path::Path) -> bool {
+    Command::new("mount").args(args).arg(dir).stderr(std::process::Stdio::null()).status().is_ok_and(|s| s.success())
 }
 
 impl Drop for Tmpfs {
